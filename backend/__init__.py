@@ -1,0 +1,53 @@
+"""Concord: a crowdsourcing task-distribution backend.
+
+``create_app(settings=None)`` wires the extensions; nothing connects at import.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from flask import Flask
+
+from . import db, jobs
+from .config import Settings
+
+__version__ = "0.1.0"
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    app = Flask(__name__, static_folder=None)
+    app.config.update(
+        CONCORD_SETTINGS=settings,
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.production,
+        REMEMBER_COOKIE_SECURE=settings.production,
+        PERMANENT_SESSION_LIFETIME=timedelta(days=14),
+        API_TITLE="Concord",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+        RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
+        RATELIMIT_KEY_PREFIX="concord-limit",
+        RATELIMIT_HEADERS_ENABLED=True,
+        JSON_SORT_KEYS=False,
+    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    db.configure(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    jobs.configure(settings.redis_url)
+
+    from .api import register_api
+    from .api.security import login_manager
+    from .extensions import limiter
+
+    login_manager.init_app(app)
+    limiter.init_app(app)
+    register_api(app)
+    return app

@@ -1,0 +1,62 @@
+"""The HTTP API: one blueprint per resource, all under /api/v1."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, request
+from flask_smorest import Api
+from marshmallow import ValidationError as SchemaError
+from werkzeug.exceptions import HTTPException
+
+from ..errors import ConcordError, PayloadTooLarge, UnsupportedMediaType
+from ..schemas.common import ErrorSchema
+from . import auth, batches, datasets, health, jobs, projects, tokens
+from .errors import error_response, handle_concord_error, handle_http_exception, handle_unexpected
+
+BLUEPRINTS = (auth.bp, tokens.bp, projects.bp, datasets.bp, batches.bp, jobs.bp)
+# Endpoints that also take multipart uploads.
+MULTIPART_ENDPOINTS = {"datasets.upload_dataset"}
+
+
+class ConcordApi(Api):
+    """flask-smorest's Api with Concord's single error body."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def handle_http_exception(self, error):
+        return handle_http_exception(error)
+
+
+def _check_body():
+    """415 for bodies that are neither JSON nor (where allowed) multipart; 413 for huge JSON."""
+    if request.method not in ("POST", "PUT", "PATCH") or not request.path.startswith("/api/"):
+        return None
+    has_body = (request.content_length or 0) > 0 or request.headers.get("Transfer-Encoding")
+    if not has_body:
+        return None
+    if request.is_json:
+        limit = current_app.config["CONCORD_SETTINGS"].max_json_bytes
+        if request.content_length and request.content_length > limit:
+            raise PayloadTooLarge(f"JSON bodies are limited to {limit} bytes; upload a file instead.")
+        return None
+    if request.mimetype.startswith("multipart/form-data") and request.endpoint in MULTIPART_ENDPOINTS:
+        return None
+    raise UnsupportedMediaType(f"Content-Type {request.mimetype or 'none'} is not accepted here; send application/json.")
+
+
+def register_api(app: Flask) -> Api:
+    api = ConcordApi(app, spec_kwargs={
+        "info": {"description": "Concord: distribute labeling tasks with overlap, measure agreement, pay fairly."},
+    })
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    api.spec.components.security_scheme("sessionCookie", {"type": "apiKey", "in": "cookie", "name": "session"})
+    for blueprint in BLUEPRINTS:
+        api.register_blueprint(blueprint)
+    app.register_blueprint(health.bp)
+    app.before_request(_check_body)
+    app.register_error_handler(ConcordError, handle_concord_error)
+    app.register_error_handler(
+        SchemaError, lambda exc: error_response(422, "validation_error", "Validation failed.",
+                                                {"fields": exc.messages_dict}))
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(Exception, handle_unexpected)
+    return api

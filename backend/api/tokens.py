@@ -1,0 +1,65 @@
+"""API tokens: personal tokens and organization (vendor) keys."""
+
+from __future__ import annotations
+
+from flask import Response
+
+from ..errors import Forbidden
+from ..schemas.accounts import TokenCreatedSchema, TokenCreateSchema, TokenSchema
+from ..schemas.common import PageArgsSchema, page_of
+from ..services import accounts
+from .common import api_blueprint, errors, security
+from .security import auth_required, current_principal
+
+bp = api_blueprint("tokens", __name__, "Bearer tokens: shown once, stored hashed, scoped, revocable.")
+
+
+@bp.post("/tokens")
+@auth_required()
+@bp.arguments(TokenCreateSchema)
+@bp.response(201, TokenCreatedSchema)
+@bp.doc(security=security(None))
+@errors(bp, 401, 403, 422)
+def create_token(body):
+    """Create a personal token, or (managers) an organization key. The secret is in this response only."""
+    principal = current_principal()
+    if principal.role == "organization":
+        raise Forbidden("An organization key cannot create tokens.")
+    if body["organization"]:
+        if principal.role not in ("manager", "admin") or principal.organization_id is None:
+            raise Forbidden("Only an organization's managers create organization keys.")
+        token, secret = accounts.create_token(name=body["name"], organization_id=principal.organization_id,
+                                              scopes=body["scopes"], expires_at=body["expires_at"])
+    else:
+        scopes = body["scopes"]
+        if scopes is not None and not set(scopes) <= principal.scopes:
+            raise Forbidden("A token cannot carry scopes its creator lacks.", code="scope_not_allowed")
+        if scopes is None and principal.via == "token":
+            scopes = sorted(principal.scopes)
+        token, secret = accounts.create_token(name=body["name"], user_id=principal.user_id, scopes=scopes,
+                                              expires_at=body["expires_at"])
+    out = TokenCreatedSchema().dump(token)
+    out["secret"] = secret
+    return out
+
+
+@bp.get("/tokens")
+@auth_required()
+@bp.arguments(PageArgsSchema, location="query")
+@bp.response(200, page_of(TokenSchema))
+@bp.doc(security=security(None))
+@errors(bp, 401, 422)
+def list_tokens(args):
+    """The caller's tokens and, for managers, the organization's keys. Secrets are never listed."""
+    return accounts.list_tokens(principal=current_principal(), limit=args["limit"], cursor=args["cursor"])
+
+
+@bp.delete("/tokens/<int:token_id>")
+@auth_required()
+@bp.response(204)
+@bp.doc(security=security(None))
+@errors(bp, 401, 403, 404)
+def revoke_token(token_id: int):
+    """Revoke a token at once."""
+    accounts.revoke_token(principal=current_principal(), token_id=token_id)
+    return Response(status=204)

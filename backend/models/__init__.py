@@ -1,0 +1,26 @@
+"""SQLAlchemy models, one module per aggregate. Import from here."""
+
+from .accounts import ROLE_SCOPES, ROLES, SCOPES, ApiToken, Organization, User, Worker
+from .base import Base, utcnow
+from .jobs import JobRecord
+from .projects import BATCH_STATUSES, PROJECT_STATUSES, TASK_TYPES, Batch, Dataset, Project, Task
+
+__all__ = [
+    "ROLES",
+    "ROLE_SCOPES",
+    "SCOPES",
+    "BATCH_STATUSES",
+    "PROJECT_STATUSES",
+    "TASK_TYPES",
+    "ApiToken",
+    "Base",
+    "Batch",
+    "Dataset",
+    "JobRecord",
+    "Organization",
+    "Project",
+    "Task",
+    "User",
+    "Worker",
+    "utcnow",
+]

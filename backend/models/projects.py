@@ -1,0 +1,107 @@
+"""Projects, datasets, batches and tasks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, JSONType, UTCDateTime, utcnow
+
+# SQLite only autoincrements an INTEGER PRIMARY KEY; PostgreSQL gets a bigint.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+TASK_TYPES = ("single_choice", "multi_choice", "rating", "bounding_boxes", "text_spans", "free_text")
+PROJECT_STATUSES = ("draft", "active", "paused", "archived")
+BATCH_STATUSES = ("active", "paused")
+
+
+class Project(Base):
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    instructions: Mapped[str] = mapped_column(Text, default="")
+    task_type: Mapped[str] = mapped_column(String(32))
+    # The label schema: labels, min/max, text_field, image_field, max_length.
+    label_config: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # Overlap in hundredths so that 2.5 is exact: 250.
+    overlap_centi: Mapped[int] = mapped_column(Integer)
+    max_overlap: Mapped[int] = mapped_column(Integer)
+    lease_seconds: Mapped[int] = mapped_column(Integer, default=600)
+    max_active_leases: Mapped[int] = mapped_column(Integer, default=1)
+    reward_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    reward_currency: Mapped[str] = mapped_column(String(3), default="USD")
+    batch_size: Mapped[int] = mapped_column(Integer, default=500)
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    # Last task ordinal handed out by an import; guarded by a row lock.
+    task_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    batch_seq: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    @property
+    def overlap(self) -> float:
+        return self.overlap_centi / 100
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.label_config.get("labels") or [])
+
+
+class Dataset(Base):
+    __tablename__ = "datasets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    filename: Mapped[str | None] = mapped_column(String(255))
+    format: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="importing")
+    batch_size: Mapped[int] = mapped_column(Integer)
+    items_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    tasks_created: Mapped[int] = mapped_column(BigInteger, default=0)
+    duplicates_skipped: Mapped[int] = mapped_column(BigInteger, default=0)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    job_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Batch(Base):
+    __tablename__ = "batches"
+    __table_args__ = (UniqueConstraint("project_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    task_count: Mapped[int] = mapped_column(Integer, default=0)
+    completed_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Task(Base):
+    __tablename__ = "tasks"
+    __table_args__ = (
+        UniqueConstraint("project_id", "external_id"),
+        Index("ix_tasks_batch_id_ordinal", "batch_id", "ordinal"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"))
+    ordinal: Mapped[int] = mapped_column(BigInteger)
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    gold: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    required_overlap: Mapped[int] = mapped_column(Integer)
+    answer_count: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

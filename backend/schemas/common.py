@@ -1,0 +1,57 @@
+"""Schemas shared by every resource: errors, pagination, jobs, money."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+_page_schemas: dict[str, type[Schema]] = {}
+
+
+class ErrorBodySchema(Schema):
+    code = fields.String(required=True, metadata={"example": "not_found"})
+    message = fields.String(required=True)
+    details = fields.Dict(required=True)
+
+
+class ErrorSchema(Schema):
+    error = fields.Nested(ErrorBodySchema, required=True)
+
+
+class PageArgsSchema(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    cursor = fields.String(load_default=None)
+
+
+def page_of(item_schema: type[Schema]) -> type[Schema]:
+    """The ``{"items": [...], "next_cursor"}`` envelope of a list endpoint."""
+    name = item_schema.__name__.removesuffix("Schema") + "PageSchema"
+    if name not in _page_schemas:
+        _page_schemas[name] = type(name, (Schema,), {
+            "items": fields.List(fields.Nested(item_schema), required=True),
+            "next_cursor": fields.String(allow_none=True, required=True),
+        })
+    return _page_schemas[name]
+
+
+class MoneySchema(Schema):
+    amount = fields.Integer(required=True, strict=True, validate=validate.Range(min=0),
+                            metadata={"description": "Integer minor units (cents for USD)."})
+    currency = fields.String(required=True, validate=validate.Length(equal=3),
+                             metadata={"description": "ISO-4217 code", "example": "USD"})
+
+
+class JobSchema(Schema):
+    id = fields.String(required=True)
+    kind = fields.String()
+    status = fields.String(validate=validate.OneOf(["queued", "started", "finished", "failed"]))
+    progress = fields.Float(metadata={"description": "0..1"})
+    result = fields.Dict(allow_none=True)
+    error = fields.Dict(allow_none=True)
+    project_id = fields.Integer(allow_none=True)
+    created_at = fields.DateTime()
+    started_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
+
+
+class JobArgsSchema(PageArgsSchema):
+    status = fields.String(load_default=None, validate=validate.OneOf(["queued", "started", "finished", "failed"]))

@@ -1,0 +1,135 @@
+"""Projects, datasets, batches and tasks."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, pre_dump, validate
+
+from ..models import BATCH_STATUSES, PROJECT_STATUSES, TASK_TYPES
+from .common import JobSchema, MoneySchema, PageArgsSchema
+
+_LABEL_FIELDS = ("labels", "min", "max", "text_field", "image_field", "max_length")
+
+
+class _ProjectFields(Schema):
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    instructions = fields.String(validate=validate.Length(max=100_000), metadata={"format": "markdown"})
+    task_type = fields.String(validate=validate.OneOf(TASK_TYPES))
+    labels = fields.List(fields.String(), allow_none=True)
+    min = fields.Integer(strict=True, allow_none=True, metadata={"description": "rating: lowest value"})
+    max = fields.Integer(strict=True, allow_none=True, metadata={"description": "rating: highest value"})
+    text_field = fields.String(allow_none=True, metadata={"description": "text_spans: data field holding the text"})
+    image_field = fields.String(allow_none=True, metadata={"description": "bounding_boxes: data field with the image URL"})
+    max_length = fields.Integer(strict=True, allow_none=True, metadata={"description": "free_text: longest answer"})
+    overlap = fields.Float(validate=validate.Range(min=1, max=100), metadata={
+        "description": "Distinct annotators per task; 2.5 = half the tasks get 3, half 2."})
+    max_overlap = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1, max=100))
+    lease_seconds = fields.Integer(strict=True, validate=validate.Range(min=5, max=7 * 24 * 3600))
+    max_active_leases = fields.Integer(strict=True, validate=validate.Range(min=1, max=100))
+    reward = fields.Nested(MoneySchema)
+    batch_size = fields.Integer(strict=True, validate=validate.Range(min=1, max=100_000))
+    status = fields.String(validate=validate.OneOf(PROJECT_STATUSES))
+
+
+class ProjectCreateSchema(_ProjectFields):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    task_type = fields.String(required=True, validate=validate.OneOf(TASK_TYPES))
+    organization_id = fields.Integer(load_default=None, metadata={"description": "admins only"})
+
+
+class ProjectUpdateSchema(_ProjectFields):
+    pass
+
+
+class ProjectSchema(_ProjectFields):
+    id = fields.Integer()
+    organization_id = fields.Integer()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+    @pre_dump
+    def flatten(self, project, **_kwargs):
+        out = {key: getattr(project, key) for key in (
+            "id", "organization_id", "name", "instructions", "task_type", "max_overlap", "lease_seconds",
+            "max_active_leases", "batch_size", "status", "created_at", "updated_at")}
+        out["overlap"] = project.overlap
+        out["reward"] = {"amount": project.reward_amount, "currency": project.reward_currency}
+        for key in _LABEL_FIELDS:
+            if key in project.label_config:
+                out[key] = project.label_config[key]
+        return out
+
+
+class ProjectListArgsSchema(PageArgsSchema):
+    status = fields.String(load_default=None, validate=validate.OneOf(PROJECT_STATUSES))
+
+
+class BatchSchema(Schema):
+    id = fields.Integer()
+    project_id = fields.Integer()
+    dataset_id = fields.Integer()
+    number = fields.Integer()
+    priority = fields.Integer()
+    status = fields.String()
+    task_count = fields.Integer()
+    completed_count = fields.Integer()
+    created_at = fields.DateTime()
+    completed_at = fields.DateTime(allow_none=True)
+
+
+class BatchUpdateSchema(Schema):
+    priority = fields.Integer(strict=True, validate=validate.Range(min=-1_000_000, max=1_000_000),
+                              metadata={"description": "Higher first."})
+    status = fields.String(validate=validate.OneOf(BATCH_STATUSES))
+
+
+class BatchListArgsSchema(PageArgsSchema):
+    status = fields.String(load_default=None, validate=validate.OneOf(BATCH_STATUSES))
+
+
+class DatasetSchema(Schema):
+    id = fields.Integer()
+    project_id = fields.Integer()
+    filename = fields.String(allow_none=True)
+    format = fields.String()
+    status = fields.String(validate=validate.OneOf(["importing", "ready", "failed"]))
+    batch_size = fields.Integer()
+    items_total = fields.Integer()
+    tasks_created = fields.Integer()
+    duplicates_skipped = fields.Integer()
+    error = fields.Dict(allow_none=True)
+    job_id = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    finished_at = fields.DateTime(allow_none=True)
+    batches = fields.List(fields.Nested(BatchSchema))
+
+
+class DatasetItemsSchema(Schema):
+    items = fields.List(fields.Raw(), required=True, validate=validate.Length(min=1), metadata={
+        "description": "Objects: {external_id?, gold?, data} or flat objects whose other fields are the data."})
+    batch_size = fields.Integer(strict=True, load_default=None, validate=validate.Range(min=1, max=100_000))
+    filename = fields.String(load_default=None)
+
+
+class DatasetUploadSchema(Schema):
+    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
+    format = fields.String(validate=validate.OneOf(["csv", "json", "jsonl"]))
+    batch_size = fields.Integer(validate=validate.Range(min=1, max=100_000))
+
+
+class DatasetAcceptedSchema(Schema):
+    job = fields.Nested(JobSchema, required=True)
+    dataset = fields.Nested(DatasetSchema, required=True)
+
+
+class TaskSchema(Schema):
+    id = fields.Integer()
+    project_id = fields.Integer()
+    batch_id = fields.Integer()
+    external_id = fields.String(allow_none=True)
+    data = fields.Dict()
+    gold = fields.Dict(allow_none=True, metadata={"description": "Managers only; never shown to workers."})
+    required_overlap = fields.Integer()
+    answer_count = fields.Integer()
+    status = fields.String()
+    created_at = fields.DateTime()
+    completed_at = fields.DateTime(allow_none=True)

@@ -1,0 +1,62 @@
+"""Who is asking, and what they may see. Plain values; no Flask here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..errors import Forbidden, NotFound
+from ..models import Project
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller of a request: a user (by session or personal token) or an organization key."""
+
+    role: str  # admin | manager | annotator | organization
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    user_id: int | None = None
+    organization_id: int | None = None
+    worker_id: int | None = None
+    token_id: int | None = None
+    via: str = "session"  # session | token
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    def require_scope(self, scope: str) -> None:
+        if scope not in self.scopes:
+            raise Forbidden(f"This credential lacks the {scope} scope.", code="insufficient_scope",
+                            details={"required_scope": scope})
+
+
+def can_manage(principal: Principal, project: Project) -> bool:
+    if principal.is_admin:
+        return True
+    if principal.role in ("manager", "organization"):
+        return principal.organization_id is not None and principal.organization_id == project.organization_id
+    return False
+
+
+def can_view(principal: Principal, project: Project) -> bool:
+    if can_manage(principal, project):
+        return True
+    works = principal.role == "annotator" or (
+        principal.role == "organization" and "tasks:work" in principal.scopes
+    )
+    return works and project.status == "active"
+
+
+def ensure_view(principal: Principal, project: Project | None, project_id: int) -> Project:
+    """The project if the caller may see it; otherwise a 404 that reveals nothing."""
+    if project is None or not can_view(principal, project):
+        raise NotFound(f"Project {project_id} not found.")
+    return project
+
+
+def ensure_manage(principal: Principal, project: Project | None, project_id: int) -> Project:
+    """The project if the caller manages it. Workers who can see it get 403; others 404."""
+    project = ensure_view(principal, project, project_id)
+    if not can_manage(principal, project):
+        raise Forbidden(f"Only the project's managers may do this on project {project_id}.")
+    return project

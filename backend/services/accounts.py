@@ -1,0 +1,235 @@
+"""Organizations, users, workers and API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerifyMismatchError
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..db import read_session, unit_of_work
+from ..errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationError
+from ..models import ROLE_SCOPES, ROLES, SCOPES, ApiToken, Organization, User, Worker, utcnow
+from .access import Principal
+from .pagination import Page, paginate
+
+TOKEN_PREFIX = "cnc_"
+_hasher = PasswordHasher()
+_dummy_hash: str | None = None
+# Writing last_used_at on every request would put a write on every hot path.
+LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+
+def configure_password_hashing(*, time_cost: int, memory_cost: int) -> None:
+    """Tune Argon2id cost (the test suite lowers it; production keeps the defaults)."""
+    global _hasher, _dummy_hash
+    _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=1)
+    _dummy_hash = None
+
+
+def _normalise_email(email: str) -> str:
+    email = (email or "").strip().lower()
+    if "@" not in email or len(email) > 320 or email.startswith("@") or email.endswith("@"):
+        raise ValidationError("email: not an email address", details={"fields": {"email": ["invalid"]}})
+    return email
+
+
+def create_organization(*, name: str) -> Organization:
+    """Create an organization. Raises Conflict when the name is taken."""
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError("name: must not be empty", details={"fields": {"name": ["required"]}})
+    try:
+        with unit_of_work() as session:
+            org = Organization(name=name)
+            session.add(org)
+        return org
+    except IntegrityError as exc:
+        raise Conflict(f"An organization named {name!r} exists.", code="organization_exists") from exc
+
+
+def get_organization_by_name(session: Session, name: str) -> Organization:
+    org = session.scalar(select(Organization).where(Organization.name == name))
+    if org is None:
+        raise NotFound(f"No organization named {name!r}.")
+    return org
+
+
+def create_user(
+    *, email: str, password: str, role: str, organization_name: str | None = None
+) -> User:
+    """Create an account; annotators also get their worker. Raises Conflict on a taken email."""
+    email = _normalise_email(email)
+    if role not in ROLES:
+        raise ValidationError(f"role: must be one of {', '.join(ROLES)}",
+                              details={"fields": {"role": ["invalid"]}})
+    if not password or len(password) < 8:
+        raise ValidationError("password: at least 8 characters",
+                              details={"fields": {"password": ["too short"]}})
+    if role == "manager" and not organization_name:
+        raise ValidationError("organization: a manager belongs to an organization",
+                              details={"fields": {"organization": ["required for managers"]}})
+    password_hash = _hasher.hash(password)
+    try:
+        with unit_of_work() as session:
+            org = get_organization_by_name(session, organization_name) if organization_name else None
+            user = User(email=email, password_hash=password_hash, role=role,
+                        organization_id=org.id if org else None)
+            session.add(user)
+            session.flush()
+            if role == "annotator":
+                session.add(Worker(user_id=user.id, organization_id=user.organization_id))
+        return get_user(user_id=user.id)
+    except IntegrityError as exc:
+        raise Conflict(f"An account with email {email} exists.", code="email_taken") from exc
+
+
+def get_user(*, user_id: int) -> User | None:
+    with read_session() as session:
+        return session.get(User, user_id)
+
+
+def authenticate(*, email: str, password: str) -> User:
+    """The active user with these credentials. Raises Unauthorized, the same way for any failure."""
+    global _dummy_hash
+    with read_session() as session:
+        user = session.scalar(select(User).where(User.email == (email or "").strip().lower()))
+    try:
+        if user is None or not user.is_active:
+            # Spend the same time as a real check so that timing reveals no accounts.
+            _dummy_hash = _dummy_hash or _hasher.hash("not a password")
+            _hasher.verify(_dummy_hash, password or "")
+            raise VerifyMismatchError
+        _hasher.verify(user.password_hash, password or "")
+    except (VerifyMismatchError, InvalidHashError) as exc:
+        raise Unauthorized("Wrong email or password.", code="invalid_credentials") from exc
+    if _hasher.check_needs_rehash(user.password_hash):
+        with unit_of_work() as session:
+            session.get(User, user.id).password_hash = _hasher.hash(password)
+    return user
+
+
+def principal_for_user(user: User, *, scopes: frozenset[str] | None = None, token_id: int | None = None) -> Principal:
+    allowed = ROLE_SCOPES[user.role]
+    return Principal(
+        role=user.role,
+        scopes=allowed if scopes is None else frozenset(scopes) & allowed,
+        user_id=user.id,
+        organization_id=user.organization_id,
+        worker_id=user.worker.id if user.worker else None,
+        token_id=token_id,
+        via="token" if token_id else "session",
+    )
+
+
+# --- tokens -----------------------------------------------------------------
+
+
+def _digest(secret: str) -> str:
+    # Tokens carry 256 bits of entropy, so a fast digest is safe; a slow KDF would tax every request.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _check_scopes(scopes: list[str] | None, allowed: frozenset[str]) -> list[str]:
+    if scopes is None:
+        return sorted(allowed)
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if unknown:
+        raise ValidationError(f"scopes: unknown scope {unknown[0]!r}",
+                              details={"fields": {"scopes": [f"unknown: {', '.join(unknown)}"]}})
+    beyond = sorted(set(scopes) - allowed)
+    if beyond:
+        raise Forbidden(f"scopes: this account may not grant {', '.join(beyond)}",
+                        code="scope_not_allowed", details={"fields": {"scopes": beyond}})
+    if not scopes:
+        raise ValidationError("scopes: at least one scope", details={"fields": {"scopes": ["empty"]}})
+    return sorted(set(scopes))
+
+
+def create_token(
+    *,
+    name: str,
+    user_id: int | None = None,
+    organization_id: int | None = None,
+    scopes: list[str] | None = None,
+    expires_at: datetime | None = None,
+) -> tuple[ApiToken, str]:
+    """Create a personal (user_id) or organization (organization_id) token; returns it and its secret.
+
+    A personal token gets at most its user's role scopes; an organization token
+    must name its scopes. Raises ValidationError or Forbidden.
+    """
+    if (user_id is None) == (organization_id is None):
+        raise ValidationError("a token belongs to a user or to an organization")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with unit_of_work() as session:
+        if user_id is not None:
+            user = session.get(User, user_id)
+            if user is None:
+                raise NotFound(f"User {user_id} not found.")
+            granted = _check_scopes(scopes, ROLE_SCOPES[user.role])
+        else:
+            if session.get(Organization, organization_id) is None:
+                raise NotFound(f"Organization {organization_id} not found.")
+            if scopes is None:
+                raise ValidationError("scopes: an organization token must name its scopes",
+                                      details={"fields": {"scopes": ["required"]}})
+            granted = _check_scopes(scopes, frozenset(SCOPES))
+        token = ApiToken(name=name or "token", token_hash=_digest(secret), prefix=secret[:10],
+                         user_id=user_id, organization_id=organization_id, scopes=granted,
+                         expires_at=expires_at)
+        session.add(token)
+    return token, secret
+
+
+def resolve_token(*, secret: str) -> Principal:
+    """The principal a bearer token stands for. Raises Unauthorized when unknown, revoked or expired."""
+    now = utcnow()
+    with read_session() as session:
+        token = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(secret)))
+        if token is None or token.revoked_at is not None or (token.expires_at and token.expires_at <= now):
+            raise Unauthorized("Invalid, revoked or expired token.", code="invalid_token")
+        user = token.user
+        if user is not None and not user.is_active:
+            raise Unauthorized("Invalid, revoked or expired token.", code="invalid_token")
+        stale = token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION
+    if stale:
+        with unit_of_work() as session:
+            session.get(ApiToken, token.id).last_used_at = now
+    if user is not None:
+        return principal_for_user(user, scopes=frozenset(token.scopes), token_id=token.id)
+    return Principal(role="organization", scopes=frozenset(token.scopes),
+                     organization_id=token.organization_id, token_id=token.id, via="token")
+
+
+def _visible_tokens(principal: Principal):
+    conditions = []
+    if principal.user_id is not None:
+        conditions.append(ApiToken.user_id == principal.user_id)
+    if principal.role in ("manager", "admin") and principal.organization_id is not None:
+        conditions.append(ApiToken.organization_id == principal.organization_id)
+    if principal.role == "organization":
+        conditions.append(ApiToken.id == principal.token_id)
+    return or_(*conditions) if conditions else ApiToken.id.is_(None)
+
+
+def list_tokens(*, principal: Principal, limit: int, cursor: str | None) -> Page:
+    """The caller's personal tokens and, for managers, its organization's keys."""
+    with read_session() as session:
+        stmt = select(ApiToken).where(_visible_tokens(principal))
+        return paginate(session, stmt, ApiToken.id, limit=limit, cursor=cursor)
+
+
+def revoke_token(*, principal: Principal, token_id: int) -> None:
+    """Revoke a token the caller can see. Raises NotFound otherwise."""
+    with unit_of_work() as session:
+        token = session.scalar(select(ApiToken).where(ApiToken.id == token_id, _visible_tokens(principal)))
+        if token is None:
+            raise NotFound(f"Token {token_id} not found.")
+        if token.revoked_at is None:
+            token.revoked_at = utcnow()

@@ -1,0 +1,77 @@
+"""Batches and the tasks inside them, as managers see them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from ..db import read_session, unit_of_work
+from ..errors import NotFound
+from ..models import Batch, Project, Task
+from .access import Principal, ensure_manage
+from .pagination import Page, paginate
+
+
+def _managed_batch(session, principal: Principal, batch_id: int, *, lock: bool = False) -> Batch:
+    batch = session.get(Batch, batch_id, with_for_update=lock)
+    if batch is None:
+        raise NotFound(f"Batch {batch_id} not found.")
+    try:
+        ensure_manage(principal, session.get(Project, batch.project_id), batch.project_id)
+    except NotFound as exc:
+        raise NotFound(f"Batch {batch_id} not found.") from exc
+    return batch
+
+
+def list_batches(*, principal: Principal, project_id: int, limit: int, cursor: str | None,
+                 status: str | None = None) -> Page:
+    """A project's batches in creation order. Raises NotFound or Forbidden."""
+    principal.require_scope("projects:read")
+    with read_session() as session:
+        ensure_manage(principal, session.get(Project, project_id), project_id)
+        stmt = select(Batch).where(Batch.project_id == project_id)
+        if status:
+            stmt = stmt.where(Batch.status == status)
+        return paginate(session, stmt, Batch.id, limit=limit, cursor=cursor)
+
+
+def get_batch(*, principal: Principal, batch_id: int) -> Batch:
+    """One batch of a project the caller manages. Raises NotFound or Forbidden."""
+    principal.require_scope("projects:read")
+    with read_session() as session:
+        return _managed_batch(session, principal, batch_id)
+
+
+def update_batch(*, principal: Principal, batch_id: int, fields: dict[str, Any]) -> Batch:
+    """Change a batch's priority or pause and resume it. Raises NotFound or Forbidden."""
+    principal.require_scope("projects:write")
+    with unit_of_work() as session:
+        batch = _managed_batch(session, principal, batch_id, lock=True)
+        for key in ("priority", "status"):
+            if key in fields:
+                setattr(batch, key, fields[key])
+    return batch
+
+
+def list_batch_tasks(*, principal: Principal, batch_id: int, limit: int, cursor: str | None) -> Page:
+    """A batch's tasks in order. Raises NotFound or Forbidden."""
+    principal.require_scope("projects:read")
+    with read_session() as session:
+        _managed_batch(session, principal, batch_id)
+        return paginate(session, select(Task).where(Task.batch_id == batch_id), Task.id,
+                        limit=limit, cursor=cursor)
+
+
+def get_task(*, principal: Principal, task_id: int) -> Task:
+    """A task of a project the caller manages. Raises NotFound or Forbidden."""
+    principal.require_scope("projects:read")
+    with read_session() as session:
+        task = session.get(Task, task_id)
+        if task is None:
+            raise NotFound(f"Task {task_id} not found.")
+        try:
+            ensure_manage(principal, session.get(Project, task.project_id), task.project_id)
+        except NotFound as exc:
+            raise NotFound(f"Task {task_id} not found.") from exc
+        return task

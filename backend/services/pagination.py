@@ -1,0 +1,53 @@
+"""Keyset pagination shared by every list endpoint: ``?limit=&cursor=``.
+
+The cursor is opaque to clients: the id of the last row served, so pages stay
+stable while rows are added.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select
+from sqlalchemy.orm import Session
+
+from ..errors import ValidationError
+
+
+@dataclass
+class Page:
+    items: list[Any]
+    next_cursor: str | None
+
+
+def encode_cursor(last_id: int | str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": last_id}).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int | str | None:
+    if not cursor:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value = json.loads(base64.urlsafe_b64decode(padded.encode()))["after"]
+        if not isinstance(value, int | str) or isinstance(value, bool):
+            raise ValueError(value)
+        return value
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValidationError("cursor: not a cursor this server issued",
+                              details={"fields": {"cursor": ["invalid cursor"]}}) from exc
+
+
+def paginate(session: Session, stmt: Select, id_column, *, limit: int, cursor: str | None) -> Page:
+    """Run ``stmt`` ordered by ``id_column`` and cut one page from it."""
+    after = decode_cursor(cursor)
+    if after is not None:
+        stmt = stmt.where(id_column > after)
+    rows = list(session.scalars(stmt.order_by(id_column).limit(limit + 1)))
+    if len(rows) > limit:
+        rows = rows[:limit]
+        return Page(rows, encode_cursor(getattr(rows[-1], id_column.key)))
+    return Page(rows, None)

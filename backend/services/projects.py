@@ -1,0 +1,140 @@
+"""Projects: creation, settings and the label schema they carry."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from sqlalchemy import or_, select, update
+
+from ..db import read_session, unit_of_work
+from ..errors import Forbidden, ValidationError
+from ..models import Project, Task
+from .access import Principal, can_view, ensure_manage, ensure_view
+from .money import check_currency
+from .pagination import Page, paginate
+from .task_types import normalise_label_config
+
+LABEL_FIELDS = ("labels", "min", "max", "text_field", "image_field", "max_length")
+MAX_OVERLAP = 100
+MAX_LEASE_SECONDS = 7 * 24 * 3600
+
+
+def _field_error(field: str, message: str) -> ValidationError:
+    return ValidationError(f"{field}: {message}", details={"fields": {field: [message]}})
+
+
+def overlap_to_centi(value: float | int) -> int:
+    centi = round(value * 100)
+    if abs(centi - value * 100) > 1e-6:
+        raise _field_error("overlap", "at most two decimals (2.5, 1.25)")
+    if centi < 100 or centi > MAX_OVERLAP * 100:
+        raise _field_error("overlap", f"must be between 1 and {MAX_OVERLAP}")
+    return centi
+
+
+def _apply_settings(project: Project, fields: dict[str, Any], *, creating: bool) -> bool:
+    """Copy validated settings onto the project; True when the overlap changed."""
+    overlap_changed = False
+    if "task_type" in fields and not creating and fields["task_type"] != project.task_type:
+        raise _field_error("task_type", "cannot change once the project exists")
+    if creating or any(key in fields for key in LABEL_FIELDS):
+        merged = {} if creating else dict(project.label_config)
+        merged.update({k: fields[k] for k in LABEL_FIELDS if k in fields})
+        task_type = fields.get("task_type", project.task_type)
+        project.task_type = task_type
+        project.label_config = normalise_label_config(task_type, merged)
+    for key in ("name", "instructions", "lease_seconds", "batch_size", "status", "max_active_leases"):
+        if key in fields:
+            setattr(project, key, fields[key])
+    if "overlap" in fields:
+        centi = overlap_to_centi(fields["overlap"])
+        overlap_changed = centi != project.overlap_centi
+        project.overlap_centi = centi
+    if "max_overlap" in fields and fields["max_overlap"] is not None:
+        project.max_overlap = fields["max_overlap"]
+    elif creating or overlap_changed:
+        project.max_overlap = max(project.max_overlap or 0, math.ceil(project.overlap_centi / 100))
+    if project.max_overlap < math.ceil(project.overlap_centi / 100):
+        raise _field_error("max_overlap", "must be at least the overlap")
+    if "reward" in fields:
+        reward = fields["reward"]
+        project.reward_amount = reward["amount"]
+        project.reward_currency = check_currency(reward["currency"], "reward.currency")
+    if not (5 <= project.lease_seconds <= MAX_LEASE_SECONDS):
+        raise _field_error("lease_seconds", f"must be between 5 and {MAX_LEASE_SECONDS}")
+    return overlap_changed
+
+
+def create_project(*, principal: Principal, fields: dict[str, Any]) -> Project:
+    """Create a project in the caller's organization. Raises ValidationError or Forbidden."""
+    principal.require_scope("projects:write")
+    organization_id = principal.organization_id
+    if principal.is_admin and fields.get("organization_id"):
+        organization_id = fields["organization_id"]
+    if principal.role not in ("admin", "manager", "organization") or organization_id is None:
+        raise Forbidden("Only an organization's managers create projects.")
+    project = Project(organization_id=organization_id, overlap_centi=100, max_overlap=0,
+                      lease_seconds=600, batch_size=500, status="draft", instructions="",
+                      max_active_leases=1, reward_amount=0, reward_currency="USD")
+    _apply_settings(project, fields, creating=True)
+    with unit_of_work() as session:
+        session.add(project)
+    return project
+
+
+def get_project(*, principal: Principal, project_id: int) -> Project:
+    """A project the caller may see. Raises NotFound."""
+    with read_session() as session:
+        return ensure_view(principal, session.get(Project, project_id), project_id)
+
+
+def list_projects(*, principal: Principal, limit: int, cursor: str | None, status: str | None = None) -> Page:
+    """Projects the caller manages, or (workers) the active projects open to it."""
+    stmt = select(Project)
+    if not principal.is_admin:
+        manages = principal.role in ("manager", "organization") and principal.organization_id is not None
+        works = principal.role == "annotator" or "tasks:work" in principal.scopes
+        clauses = []
+        if manages:
+            clauses.append(Project.organization_id == principal.organization_id)
+        if works:
+            clauses.append(Project.status == "active")
+        if not clauses:
+            return Page([], None)
+        stmt = stmt.where(or_(*clauses))
+    if status:
+        stmt = stmt.where(Project.status == status)
+    with read_session() as session:
+        page = paginate(session, stmt, Project.id, limit=limit, cursor=cursor)
+    page.items = [p for p in page.items if can_view(principal, p)]
+    return page
+
+
+def update_project(*, principal: Principal, project_id: int, fields: dict[str, Any]) -> Project:
+    """Change a project's settings. A new overlap is applied to every task still open.
+
+    Raises NotFound, Forbidden or ValidationError.
+    """
+    principal.require_scope("projects:write")
+    with unit_of_work() as session:
+        project = session.get(Project, project_id, with_for_update=True)
+        project = ensure_manage(principal, project, project_id)
+        if project.status == "archived" and fields.get("status", "archived") == "archived" and fields:
+            raise ValidationError("An archived project is read-only; set status first to reopen it.",
+                                  code="project_archived")
+        if _apply_settings(project, fields, creating=False):
+            _reapply_overlap(session, project)
+    return project
+
+
+def _reapply_overlap(session, project: Project) -> None:
+    """Recompute the required overlap of open tasks with the same spreading rule as import."""
+    base, frac = divmod(project.overlap_centi, 100)
+    required = base + ((Task.ordinal + 1) * frac) // 100 - (Task.ordinal * frac) // 100
+    session.execute(
+        update(Task)
+        .where(Task.project_id == project.id, Task.status == "open")
+        .values(required_overlap=required)
+        .execution_options(synchronize_session=False)
+    )

@@ -1,0 +1,1 @@
+"""RQ worker entry and the job functions it runs."""
