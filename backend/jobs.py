@@ -45,6 +45,7 @@ class InProcessQueue:
     """Runs jobs on a small thread pool inside the API process (the embedded default)."""
 
     name = "in-process"
+    redis_url = None
 
     def __init__(self, workers: int = 2):
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="concord-job")
@@ -131,7 +132,7 @@ class RQQueues:
     def _current(self):
         from rq import get_current_job
 
-        return get_current_job(connection=self.redis)
+        return get_current_job()
 
     def report_progress(self, job_id: str, fraction: float) -> None:
         job = self._current()
@@ -172,6 +173,8 @@ def configure(redis_url: str | None) -> InProcessQueue | RQQueues:
     """Choose the queue backend for this process."""
     global _backend
     if _backend is not None:
+        if getattr(_backend, "redis_url", None) == redis_url:
+            return _backend
         _backend.shutdown()
     _backend = RQQueues(redis_url) if redis_url else InProcessQueue()
     return _backend

@@ -6,7 +6,7 @@ import contextlib
 import os
 import uuid
 
-from flask import current_app, request
+from flask import current_app, jsonify, make_response, request
 from marshmallow import ValidationError as SchemaError
 
 from .. import jobs
@@ -54,7 +54,7 @@ def upload_dataset(project_id: int):
             raise ValidationError("The dataset body is invalid.", details={"fields": exc.messages_dict}) from exc
         dataset = datasets.import_items(principal=principal, project_id=project_id, items=body["items"],
                                         batch_size=body["batch_size"], filename=body["filename"])
-        return DatasetSchema().dump(dataset), 201
+        return dataset
     if not request.mimetype.startswith("multipart/form-data"):
         raise UnsupportedMediaType("Send multipart/form-data with a 'file' field, or application/json.")
     upload = request.files.get("file")
@@ -72,7 +72,7 @@ def upload_dataset(project_id: int):
         if os.path.getsize(path) <= settings.import_inline_max_bytes:
             dataset = datasets.import_file(principal=principal, project_id=project_id, path=path, fmt=fmt,
                                            filename=upload.filename, batch_size=batch_size)
-            return DatasetSchema().dump(dataset), 201
+            return dataset
         job_id = jobs.new_job_id()
         dataset, job = datasets.queue_file_import(principal=principal, project_id=project_id, fmt=fmt,
                                              filename=upload.filename, batch_size=batch_size, job_id=job_id)
@@ -83,7 +83,8 @@ def upload_dataset(project_id: int):
             datasets.discard_dataset(dataset_id=dataset.id)
             raise ServiceUnavailable("The job queue is unreachable; nothing was imported.") from exc
         queued = True
-        return DatasetAcceptedSchema().dump({"job": jobs.job_status(job_id, job), "dataset": dataset}), 202
+        accepted = DatasetAcceptedSchema().dump({"job": jobs.job_status(job_id, job), "dataset": dataset})
+        return make_response(jsonify(accepted), 202)
     finally:
         if not queued:
             with contextlib.suppress(FileNotFoundError):

@@ -38,9 +38,8 @@ def create_token(body):
             scopes = sorted(principal.scopes)
         token, secret = accounts.create_token(name=body["name"], user_id=principal.user_id, scopes=scopes,
                                               expires_at=body["expires_at"])
-    out = TokenCreatedSchema().dump(token)
-    out["secret"] = secret
-    return out
+    token.secret = secret
+    return token
 
 
 @bp.get("/tokens")

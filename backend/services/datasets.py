@@ -174,6 +174,8 @@ _INSERT_TASKS = text(
     " FROM (SELECT external_id, data, gold, :o0 + row_number() OVER (ORDER BY seq) - 1 AS ordinal,"
     "        row_number() OVER (ORDER BY seq) - 1 AS idx FROM import_staging) r"
     " JOIN batches b ON b.project_id = :p AND b.number = :first + r.idx / :bs"
+    # Ids follow file order, so listing tasks by id lists them in order.
+    " ORDER BY r.ordinal"
 ).bindparams(bindparam("now", type_=UTCDateTime()))
 
 

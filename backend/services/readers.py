@@ -85,7 +85,7 @@ def read_json_array(fh: IO[bytes]) -> Iterator[tuple[int, object, int]]:
 
 def read_csv(fh: IO[bytes]) -> Iterator[tuple[int, object, int]]:
     text = io.TextIOWrapper(fh, encoding="utf-8-sig", newline="")
-    reader = csv.DictReader(text)
+    reader = csv.DictReader(text, strict=True)
     try:
         header = reader.fieldnames
         if not header:
@@ -102,7 +102,7 @@ def read_csv(fh: IO[bytes]) -> Iterator[tuple[int, object, int]]:
     except UnicodeDecodeError as exc:
         raise ValidationError(f"The CSV file is not UTF-8 text ({exc.reason}).", code="invalid_file") from exc
     except csv.Error as exc:
-        raise RowError(reader.line_num, f"malformed CSV ({exc})") from exc
+        raise RowError(reader.line_num + 1, f"malformed CSV ({exc})") from exc
     finally:
         text.detach()
 

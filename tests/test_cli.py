@@ -1,0 +1,60 @@
+import pytest
+from click.testing import CliRunner
+
+from backend.cli import main
+
+
+@pytest.fixture
+def cli(app, settings, monkeypatch):
+    from backend import jobs
+
+    # The commands configure this process's queue; give the suite its own back afterwards.
+    monkeypatch.setattr(jobs, "_backend", jobs.backend())
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("CONCORD_VAR_DIR", str(settings.var_dir))
+    monkeypatch.setenv("SECRET_KEY", "test-secret")
+    if settings.redis_url:
+        monkeypatch.setenv("REDIS_URL", settings.redis_url)
+    runner = CliRunner()
+
+    def run(*args):
+        result = runner.invoke(main, list(args), catch_exceptions=False)
+        return result
+
+    return run
+
+
+def test_org_user_and_tokens_from_the_command_line(cli, client):
+    assert cli("org", "create", "Vendor Co").exit_code == 0
+    assert cli("org", "create", "Vendor Co").exit_code == 1
+    created = cli("user", "create", "Boss@Example.test", "--password", "long enough pw", "--role", "manager",
+                  "--org", "Vendor Co")
+    assert created.exit_code == 0, created.output
+    personal = cli("token", "create", "--user", "boss@example.test")
+    secret = personal.output.strip().splitlines()[-1].split()[-1]
+    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"}).json
+    assert me["email"] == "boss@example.test" and "projects:write" in me["scopes"]
+    org_key = cli("token", "create", "--org", "Vendor Co", "--scopes", "projects:read,tasks:work")
+    secret = org_key.output.strip().splitlines()[-1].split()[-1]
+    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"}).json
+    assert me["role"] == "organization" and me["scopes"] == ["projects:read", "tasks:work"]
+    assert cli("token", "create", "--org", "Vendor Co").exit_code == 1  # org keys must name scopes
+    assert cli("user", "create", "x@y.z", "--password", "short", "--role", "annotator").exit_code == 1
+
+
+def test_demo_loads_once_and_its_logins_work(cli, client):
+    first = cli("demo")
+    assert first.exit_code == 0, first.output
+    assert "manager@concord.test" in first.output
+    assert cli("demo").exit_code == 0
+    login = client.post("/api/v1/auth/login", json={"email": "manager@concord.test", "password": "concord-manager"})
+    assert login.status_code == 200
+    projects = client.get("/api/v1/projects").json["items"]
+    assert [p["name"] for p in projects] == ["Movie review sentiment", "News entities"]
+    batches = client.get(f"/api/v1/projects/{projects[0]['id']}/batches").json["items"]
+    assert sum(b["task_count"] for b in batches) == 24
+
+
+def test_worker_needs_redis(cli, monkeypatch):
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    assert cli("worker", "--burst").exit_code == 2
