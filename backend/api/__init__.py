@@ -40,7 +40,8 @@ def _check_body():
         return None
     if request.mimetype.startswith("multipart/form-data") and request.endpoint in MULTIPART_ENDPOINTS:
         return None
-    raise UnsupportedMediaType(f"Content-Type {request.mimetype or 'none'} is not accepted here; send application/json.")
+    raise UnsupportedMediaType(
+        f"Content-Type {request.mimetype or 'none'} is not accepted here; send application/json.")
 
 
 def register_api(app: Flask) -> Api:

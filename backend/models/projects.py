@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, ForeignKeyConstraint, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, JSONType, UTCDateTime, utcnow
@@ -72,7 +72,11 @@ class Dataset(Base):
 
 class Batch(Base):
     __tablename__ = "batches"
-    __table_args__ = (UniqueConstraint("project_id", "number"),)
+    __table_args__ = (
+        UniqueConstraint("project_id", "number"),
+        # Target of the tasks' composite foreign key (see Task).
+        UniqueConstraint("id", "project_id", name="uq_batches_id_project_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
@@ -91,11 +95,15 @@ class Task(Base):
     __table_args__ = (
         UniqueConstraint("project_id", "external_id"),
         Index("ix_tasks_batch_id_ordinal", "batch_id", "ordinal"),
+        # One composite key checks both the batch and that the task's project is the batch's:
+        # half the cost of two foreign keys on bulk imports, and a stronger guarantee.
+        ForeignKeyConstraint(["batch_id", "project_id"], ["batches.id", "batches.project_id"],
+                             name="fk_tasks_batch_id_project_id_batches"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
-    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"))
+    project_id: Mapped[int] = mapped_column(Integer)
+    batch_id: Mapped[int] = mapped_column(Integer)
     ordinal: Mapped[int] = mapped_column(BigInteger)
     external_id: Mapped[str | None] = mapped_column(String(255))
     data: Mapped[dict[str, Any]] = mapped_column(JSONType)

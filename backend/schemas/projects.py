@@ -18,7 +18,8 @@ class _ProjectFields(Schema):
     min = fields.Integer(strict=True, allow_none=True, metadata={"description": "rating: lowest value"})
     max = fields.Integer(strict=True, allow_none=True, metadata={"description": "rating: highest value"})
     text_field = fields.String(allow_none=True, metadata={"description": "text_spans: data field holding the text"})
-    image_field = fields.String(allow_none=True, metadata={"description": "bounding_boxes: data field with the image URL"})
+    image_field = fields.String(allow_none=True,
+                                metadata={"description": "bounding_boxes: data field with the image URL"})
     max_length = fields.Integer(strict=True, allow_none=True, metadata={"description": "free_text: longest answer"})
     overlap = fields.Float(validate=validate.Range(min=1, max=100), metadata={
         "description": "Distinct annotators per task; 2.5 = half the tasks get 3, half 2."})

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 15:13:37.474399
+Create Date: 2026-11-28 15:23:08.283013
 """
 
 from collections.abc import Sequence
@@ -156,6 +156,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['dataset_id'], ['datasets.id'], name=op.f('fk_batches_dataset_id_datasets')),
     sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_batches_project_id_projects')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_batches')),
+    sa.UniqueConstraint('id', 'project_id', name='uq_batches_id_project_id'),
     sa.UniqueConstraint('project_id', 'number', name=op.f('uq_batches_project_id_number'))
     )
     with op.batch_alter_table('batches', schema=None) as batch_op:
@@ -175,8 +176,7 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('created_at', backend.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('completed_at', backend.models.base.UTCDateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['batch_id'], ['batches.id'], name=op.f('fk_tasks_batch_id_batches')),
-    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_tasks_project_id_projects')),
+    sa.ForeignKeyConstraint(['batch_id', 'project_id'], ['batches.id', 'batches.project_id'], name='fk_tasks_batch_id_project_id_batches'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_tasks')),
     sa.UniqueConstraint('project_id', 'external_id', name=op.f('uq_tasks_project_id_external_id'))
     )

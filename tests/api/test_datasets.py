@@ -202,3 +202,25 @@ def test_batches_can_be_prioritised_and_paused(manager_client, project_factory, 
     assert manager_client.get(f"/api/v1/tasks/{task_id}").json["data"] == {"t": 0}
     assert stranger.get(f"/api/v1/tasks/{task_id}").status_code == 404
     assert stranger.get(f"/api/v1/batches/{batch['id']}/tasks").status_code == 404
+
+
+def test_awkward_values_survive_the_import_unchanged(manager_client, project_factory):
+    project = project_factory()
+    awkward = {"text": 'back\\slash "quoted" tab\there\nnewline \\N é 漢字 🙂', "nested": {"list": [1, None, 2.5]}}
+    items = [{"external_id": "id\twith\\tab", "data": awkward}, {"external_id": "\\N", "data": {"text": ""}}]
+    response = manager_client.post(f"/api/v1/projects/{project.id}/datasets", json={"items": items})
+    assert response.status_code == 201, response.json
+    tasks = tasks_of(manager_client, project.id)
+    assert tasks[0]["data"] == awkward and tasks[0]["external_id"] == "id\twith\\tab"
+    assert tasks[1]["external_id"] == "\\N" and tasks[1]["data"] == {"text": ""}
+
+
+def test_many_batches_with_a_tiny_batch_size(manager_client, project_factory):
+    project = project_factory(batch_size=1)
+    response = manager_client.post(f"/api/v1/projects/{project.id}/datasets",
+                                   json={"items": [{"n": i} for i in range(130)]})
+    assert response.status_code == 201
+    assert len(response.json["batches"]) == 130 and all(b["task_count"] == 1 for b in response.json["batches"])
+    assert [b["number"] for b in response.json["batches"]] == list(range(1, 131))
+    again = manager_client.post(f"/api/v1/projects/{project.id}/datasets", json={"items": [{"n": 1}] * 2})
+    assert [b["number"] for b in again.json["batches"]] == [131, 132]
