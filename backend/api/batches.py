@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from ..schemas.assignments import ProgressSchema, TaskDetailSchema
 from ..schemas.common import PageArgsSchema, page_of
 from ..schemas.projects import BatchListArgsSchema, BatchSchema, BatchUpdateSchema, TaskSchema
-from ..services import batches
+from ..services import assignments, batches, progress
 from .common import api_blueprint, errors, security
 from .security import auth_required, current_principal
 
@@ -58,9 +59,31 @@ def list_batch_tasks(args, batch_id: int):
 
 @bp.get("/tasks/<int:task_id>")
 @auth_required("projects:read")
-@bp.response(200, TaskSchema)
+@bp.response(200, TaskDetailSchema)
 @bp.doc(security=security("projects:read"))
 @errors(bp, 401, 403, 404)
 def get_task(task_id: int):
-    """One task with its data, required overlap and status."""
-    return batches.get_task(principal=current_principal(), task_id=task_id)
+    """One task with its data, required overlap, status and answers."""
+    task = batches.get_task(principal=current_principal(), task_id=task_id)
+    task.answers = assignments.task_answers(task_id=task.id)
+    return task
+
+
+@bp.get("/projects/<int:project_id>/progress")
+@auth_required("projects:read")
+@bp.response(200, ProgressSchema)
+@bp.doc(security=security("projects:read"))
+@errors(bp, 401, 403, 404)
+def project_progress(project_id: int):
+    """Tasks and answers done, in flight and left; active workers; time left at the current pace."""
+    return progress.project_progress(principal=current_principal(), project_id=project_id)
+
+
+@bp.get("/batches/<int:batch_id>/progress")
+@auth_required("projects:read")
+@bp.response(200, ProgressSchema)
+@bp.doc(security=security("projects:read"))
+@errors(bp, 401, 403, 404)
+def batch_progress(batch_id: int):
+    """The same figures for one batch."""
+    return progress.batch_progress(principal=current_principal(), batch_id=batch_id)

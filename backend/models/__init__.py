@@ -1,11 +1,15 @@
 """SQLAlchemy models, one module per aggregate. Import from here."""
 
 from .accounts import ROLE_SCOPES, ROLES, SCOPES, ApiToken, Organization, User, Worker
+from .assignments import ASSIGNMENT_STATUSES, Assignment, Event
 from .base import Base, utcnow
 from .jobs import JobRecord
 from .projects import BATCH_STATUSES, PROJECT_STATUSES, TASK_TYPES, Batch, Dataset, Project, Task
 
 __all__ = [
+    "ASSIGNMENT_STATUSES",
+    "Assignment",
+    "Event",
     "ROLES",
     "ROLE_SCOPES",
     "SCOPES",

@@ -94,7 +94,8 @@ class Task(Base):
     __tablename__ = "tasks"
     __table_args__ = (
         UniqueConstraint("project_id", "external_id"),
-        Index("ix_tasks_batch_id_ordinal", "batch_id", "ordinal"),
+        # The claim path walks a batch's open tasks in order.
+        Index("ix_tasks_batch_id_status_ordinal", "batch_id", "status", "ordinal"),
         # One composite key checks both the batch and that the task's project is the batch's:
         # half the cost of two foreign keys on bulk imports, and a stronger guarantee.
         ForeignKeyConstraint(["batch_id", "project_id"], ["batches.id", "batches.project_id"],
@@ -110,6 +111,10 @@ class Task(Base):
     gold: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     required_overlap: Mapped[int] = mapped_column(Integer)
     answer_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Assignments in status "leased"; some may have expired and not been swept yet.
+    leased_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Earliest expiry among those leases (may be early, never late): past it, a slot may be free.
+    lease_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime())
     status: Mapped[str] = mapped_column(String(16), default="open")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -181,13 +181,13 @@ def upgrade() -> None:
     sa.UniqueConstraint('project_id', 'external_id', name=op.f('uq_tasks_project_id_external_id'))
     )
     with op.batch_alter_table('tasks', schema=None) as batch_op:
-        batch_op.create_index('ix_tasks_batch_id_ordinal', ['batch_id', 'ordinal'], unique=False)
+        batch_op.create_index('ix_tasks_batch_id_status_ordinal', ['batch_id', 'status', 'ordinal'], unique=False)
 
 
 
 def downgrade() -> None:
     with op.batch_alter_table('tasks', schema=None) as batch_op:
-        batch_op.drop_index('ix_tasks_batch_id_ordinal')
+        batch_op.drop_index('ix_tasks_batch_id_status_ordinal')
 
     op.drop_table('tasks')
     with op.batch_alter_table('batches', schema=None) as batch_op:

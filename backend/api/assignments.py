@@ -1,0 +1,100 @@
+"""Claiming tasks, submitting answers and releasing leases; vendors' workers."""
+
+from __future__ import annotations
+
+from flask import Response, request
+
+from ..errors import Forbidden
+from ..schemas.assignments import (
+    AssignmentSchema,
+    ReleaseSchema,
+    SubmitSchema,
+    WorkerCreateSchema,
+    WorkerSchema,
+)
+from ..services import assignments, workers
+from ..services.assignments import Actor, NoTask
+from .common import api_blueprint, errors, security
+from .security import auth_required, current_principal
+
+bp = api_blueprint("assignments", __name__, "Leases of tasks to workers, and the answers that come back.")
+WORKER_HEADER = "X-Concord-Worker"
+REASON_HEADER = "X-Concord-Reason"
+_WORKER_PARAM = {"in": "header", "name": WORKER_HEADER, "required": False, "schema": {"type": "string"},
+                 "description": "Organization keys: the vendor's own id of the worker to act for."}
+
+
+def _actor() -> Actor:
+    principal = current_principal()
+    header = request.headers.get(WORKER_HEADER)
+    if principal.role == "organization" and not header:
+        principal.require_scope("tasks:work")
+        return Actor(vendor_organization_id=principal.organization_id)
+    return Actor(worker_id=workers.acting_worker_id(principal, header))
+
+
+@bp.post("/projects/<int:project_id>/assignments")
+@auth_required("tasks:work")
+@bp.response(201, AssignmentSchema, description="A new lease")
+@bp.alt_response(200, schema=AssignmentSchema, description="The lease the worker already holds")
+@bp.alt_response(204, description=f"Nothing for this worker now; {REASON_HEADER} says why")
+@bp.doc(security=security("tasks:work"), parameters=[_WORKER_PARAM])
+@errors(bp, 401, 403, 404, 422)
+def claim(project_id: int):
+    """Lease the next task of a project to the calling worker."""
+    principal = current_principal()
+    worker_id = workers.acting_worker_id(principal, request.headers.get(WORKER_HEADER))
+    result = assignments.claim_next_task(principal=principal, project_id=project_id, worker_id=worker_id)
+    if isinstance(result, NoTask):
+        return Response(status=204, headers={REASON_HEADER: result.reason})
+    return result, 201 if result.created else 200
+
+
+@bp.get("/assignments/<int:assignment_id>")
+@auth_required("tasks:work")
+@bp.response(200, AssignmentSchema)
+@bp.doc(security=security("tasks:work"), parameters=[_WORKER_PARAM])
+@errors(bp, 401, 403, 404)
+def get_assignment(assignment_id: int):
+    """One of the caller's assignments."""
+    return assignments.get_assignment(assignment_id=assignment_id, actor=_actor())
+
+
+@bp.post("/assignments/<int:assignment_id>/submit")
+@auth_required("tasks:work")
+@bp.arguments(SubmitSchema)
+@bp.response(200, AssignmentSchema)
+@bp.doc(security=security("tasks:work"), parameters=[_WORKER_PARAM])
+@errors(bp, 401, 403, 404, 409, 422)
+def submit(body, assignment_id: int):
+    """Submit the answer. The same answer again returns 200; a different one is 409."""
+    return assignments.submit_answer(assignment_id=assignment_id, actor=_actor(), answer=body["answer"],
+                                     active_seconds=body["active_seconds"])
+
+
+@bp.post("/assignments/<int:assignment_id>/release")
+@auth_required("tasks:work")
+@bp.arguments(ReleaseSchema)
+@bp.response(200, AssignmentSchema)
+@bp.doc(security=security("tasks:work"), parameters=[_WORKER_PARAM])
+@errors(bp, 401, 403, 404, 409, 422)
+def release(body, assignment_id: int):
+    """Give the task back (skip). The worker will not get it again."""
+    return assignments.release_assignment(assignment_id=assignment_id, actor=_actor(), reason=body["reason"])
+
+
+@bp.post("/workers")
+@auth_required("tasks:work")
+@bp.arguments(WorkerCreateSchema)
+@bp.response(201, WorkerSchema, description="Registered")
+@bp.alt_response(200, schema=WorkerSchema, description="Already registered")
+@bp.doc(security=security("tasks:work"))
+@errors(bp, 401, 403, 422)
+def register_worker(body):
+    """Register one of a vendor's own workers (organization keys). Workers are also registered on first use."""
+    principal = current_principal()
+    if principal.role != "organization":
+        raise Forbidden("Only organization keys register their own workers.")
+    worker, created = workers.register_vendor_worker(organization_id=principal.organization_id,
+                                                     external_id=body["external_id"])
+    return worker, 201 if created else 200

@@ -1,0 +1,59 @@
+"""Assignments (a task leased to a worker, and the answer that comes back) and completion events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, JSONType, UTCDateTime, utcnow
+from .projects import BigId
+
+ASSIGNMENT_STATUSES = ("leased", "submitted", "released", "expired")
+
+
+class Assignment(Base):
+    __tablename__ = "assignments"
+    __table_args__ = (
+        # The database itself guarantees that a worker never gets the same task twice.
+        UniqueConstraint("task_id", "worker_id"),
+        Index("ix_assignments_worker_id_project_id_status", "worker_id", "project_id", "status"),
+        Index("ix_assignments_live_leases", "expires_at", postgresql_where=text("status = 'leased'"),
+              sqlite_where=text("status = 'leased'")),
+        Index("ix_assignments_project_id_submitted_at", "project_id", "submitted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"))
+    task_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), ForeignKey("tasks.id"))
+    worker_id: Mapped[int] = mapped_column(ForeignKey("workers.id"))
+    status: Mapped[str] = mapped_column(String(16), default="leased")
+    leased_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    release_reason: Mapped[str | None] = mapped_column(String(500))
+    answer: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    active_seconds: Mapped[int | None] = mapped_column(Integer)
+    # The rate in force when the task was claimed; later rate changes never alter it.
+    reward_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    reward_currency: Mapped[str] = mapped_column(String(3), default="USD")
+
+
+class Event(Base):
+    """An outbox of domain events, written in the transaction that caused them."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_project_id_id", "project_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    batch_id: Mapped[int | None] = mapped_column(Integer)
+    task_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1,0 +1,115 @@
+"""Assignments, answers, workers and progress."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, pre_dump, validate
+
+from ..models import ASSIGNMENT_STATUSES
+from .common import MoneySchema
+from .projects import TaskSchema
+
+_LABEL_FIELDS = ("labels", "min", "max", "text_field", "image_field", "max_length")
+
+
+class LeasedTaskSchema(Schema):
+    id = fields.Integer()
+    batch_id = fields.Integer()
+    external_id = fields.String(allow_none=True)
+    data = fields.Dict()
+
+
+class LabelingProjectSchema(Schema):
+    """What a labeling client needs to show the task."""
+
+    id = fields.Integer()
+    name = fields.String()
+    task_type = fields.String()
+    instructions = fields.String()
+    lease_seconds = fields.Integer()
+    labels = fields.List(fields.String())
+    min = fields.Integer()
+    max = fields.Integer()
+    text_field = fields.String()
+    image_field = fields.String()
+    max_length = fields.Integer()
+
+
+class AssignmentSchema(Schema):
+    id = fields.Integer()
+    status = fields.String(validate=validate.OneOf(ASSIGNMENT_STATUSES))
+    project_id = fields.Integer()
+    batch_id = fields.Integer()
+    worker_id = fields.Integer()
+    task = fields.Nested(LeasedTaskSchema)
+    project = fields.Nested(LabelingProjectSchema)
+    leased_at = fields.DateTime()
+    expires_at = fields.DateTime()
+    submitted_at = fields.DateTime(allow_none=True)
+    answer = fields.Dict(allow_none=True)
+    active_seconds = fields.Integer(allow_none=True)
+    release_reason = fields.String(allow_none=True)
+    reward = fields.Nested(MoneySchema, metadata={"description": "Rate fixed when the task was claimed."})
+
+    @pre_dump
+    def flatten(self, lease, **_kwargs):
+        a, task, project = lease.assignment, lease.task, lease.project
+        labeling = {"id": project.id, "name": project.name, "task_type": project.task_type,
+                    "instructions": project.instructions, "lease_seconds": project.lease_seconds}
+        labeling.update({k: project.label_config[k] for k in _LABEL_FIELDS if k in project.label_config})
+        return {
+            "id": a.id, "status": a.status, "project_id": a.project_id, "batch_id": a.batch_id,
+            "worker_id": a.worker_id, "leased_at": a.leased_at, "expires_at": a.expires_at,
+            "submitted_at": a.submitted_at, "answer": a.answer, "active_seconds": a.active_seconds,
+            "release_reason": a.release_reason,
+            "reward": {"amount": a.reward_amount, "currency": a.reward_currency},
+            # Gold answers are never part of what a worker receives.
+            "task": {"id": task.id, "batch_id": task.batch_id, "external_id": task.external_id, "data": task.data},
+            "project": labeling,
+        }
+
+
+class SubmitSchema(Schema):
+    answer = fields.Dict(required=True, metadata={"description": "Shape depends on the project's task_type."})
+    active_seconds = fields.Integer(strict=True, load_default=None, validate=validate.Range(min=0, max=86_400),
+                                    metadata={"description": "Seconds the client saw the worker actively working."})
+
+
+class ReleaseSchema(Schema):
+    reason = fields.String(load_default=None, validate=validate.Length(max=500))
+
+
+class WorkerCreateSchema(Schema):
+    external_id = fields.String(required=True, validate=validate.Length(min=1, max=255))
+
+
+class WorkerSchema(Schema):
+    id = fields.Integer()
+    external_id = fields.String(allow_none=True)
+    organization_id = fields.Integer(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class ProgressSchema(Schema):
+    project_id = fields.Integer()
+    batch_id = fields.Integer(allow_none=True)
+    tasks_total = fields.Integer()
+    tasks_complete = fields.Integer()
+    answers_required = fields.Integer()
+    answers_submitted = fields.Integer()
+    answers_in_flight = fields.Integer(metadata={"description": "Live leases"})
+    active_workers = fields.Integer(metadata={"description": "Workers active in the last 15 minutes"})
+    answers_per_hour = fields.Float(metadata={"description": "Pace over the last 15 minutes"})
+    estimated_seconds_left = fields.Float(allow_none=True, metadata={"description": "null when there is no pace"})
+    computed_at = fields.DateTime()
+
+
+class AnswerSchema(Schema):
+    worker_id = fields.Integer()
+    answer = fields.Dict()
+    submitted_at = fields.DateTime()
+    active_seconds = fields.Integer(allow_none=True)
+
+
+class TaskDetailSchema(TaskSchema):
+    answers = fields.List(fields.Nested(AnswerSchema))
+    leased_count = fields.Integer()

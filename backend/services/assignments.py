@@ -1,0 +1,313 @@
+"""The distribution engine: lease tasks to distinct workers, take answers back, never over-fill.
+
+Invariants, kept by row locks on PostgreSQL and by one writer at a time on
+SQLite (``BEGIN IMMEDIATE``):
+
+- a task is leased only while ``answer_count + live leases < required_overlap``;
+- a worker never gets the same task twice (a unique key on (task, worker));
+- claims of one worker are serialized (a lock on the worker row), so
+  ``max_active_leases`` holds and a retried claim returns the same lease;
+- every change to a task's counters happens under that task's row lock, and
+  the claim query re-checks its conditions on the locked row (PostgreSQL's
+  EvalPlanQual with ``FOR UPDATE SKIP LOCKED``).
+
+Leases past their expiry free their slot at once: the claim path treats a
+task whose ``lease_deadline`` has passed as a candidate and expires its stale
+leases under the task lock; a periodic job sweeps the rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, select, text
+from sqlalchemy.orm import Session
+
+from ..db import read_session, unit_of_work
+from ..errors import Conflict, NotFound
+from ..models import Assignment, Event, Project, Task, Worker, utcnow
+from ..models.base import UTCDateTime
+from .access import Principal, ensure_view
+from .task_types import validate_answer
+
+MAX_CANDIDATE_RETRIES = 50
+
+
+@dataclass
+class NoTask:
+    """Why a claim found nothing (sent to the client as a reason)."""
+
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts on an assignment: one worker, or a vendor key for any of its workers."""
+
+    worker_id: int | None = None
+    vendor_organization_id: int | None = None
+
+
+@dataclass
+class Lease:
+    assignment: Assignment
+    task: Task
+    project: Project
+    created: bool
+
+
+def _dt(name: str):
+    return bindparam(name, type_=UTCDateTime())
+
+
+def _is_pg(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+_CANDIDATE = """
+SELECT t.id, t.answer_count, t.leased_count, t.required_overlap
+FROM tasks t
+WHERE t.batch_id = :batch_id AND t.status = 'open'
+  AND (t.answer_count + t.leased_count < t.required_overlap OR t.lease_deadline <= :now)
+  AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.task_id = t.id AND a.worker_id = :worker_id)
+  {skip}
+ORDER BY (t.answer_count = 0), t.ordinal
+LIMIT 1 {lock}
+"""
+
+
+def _expire_stale_leases(session: Session, task_id: int, now: datetime) -> int:
+    """Expire a task's leases that are past their time; the caller holds the task lock."""
+    expired = session.execute(
+        text("UPDATE assignments SET status = 'expired', ended_at = :now "
+             "WHERE task_id = :task_id AND status = 'leased' AND expires_at <= :now")
+        .bindparams(_dt("now")), {"task_id": task_id, "now": now}).rowcount
+    session.execute(
+        text("UPDATE tasks SET leased_count = leased_count - :n, lease_deadline = "
+             "(SELECT min(expires_at) FROM assignments WHERE task_id = :task_id AND status = 'leased') "
+             "WHERE id = :task_id"), {"n": expired, "task_id": task_id})
+    return expired
+
+
+def _pick_task(session: Session, *, batch_ids: list[int], worker_id: int, now: datetime) -> int | None:
+    """Lock one task this worker may take, in batch order; None when there is none."""
+    pg = _is_pg(session)
+    for batch_id in batch_ids:
+        skipped: list[int] = []
+        for _attempt in range(MAX_CANDIDATE_RETRIES):
+            sql = _CANDIDATE.format(skip="AND t.id NOT IN :skipped" if skipped else "",
+                                    lock="FOR UPDATE OF t SKIP LOCKED" if pg else "")
+            stmt = text(sql).bindparams(_dt("now"))
+            params: dict[str, Any] = {"batch_id": batch_id, "now": now, "worker_id": worker_id}
+            if skipped:
+                stmt = stmt.bindparams(bindparam("skipped", expanding=True))
+                params["skipped"] = skipped
+            row = session.execute(stmt, params).first()
+            if row is None:
+                break
+            if row.answer_count + row.leased_count < row.required_overlap:
+                return row.id
+            # Picked because a lease may have expired: settle that under the lock, then look again.
+            _expire_stale_leases(session, row.id, now)
+            fresh = session.execute(text("SELECT answer_count, leased_count, required_overlap FROM tasks "
+                                         "WHERE id = :id"), {"id": row.id}).one()
+            if fresh.answer_count + fresh.leased_count < fresh.required_overlap:
+                return row.id
+            skipped.append(row.id)
+    return None
+
+
+def _load_lease(session: Session, assignment_id: int, created: bool) -> Lease:
+    assignment = session.get(Assignment, assignment_id)
+    task = session.get(Task, assignment.task_id)
+    project = session.get(Project, assignment.project_id)
+    return Lease(assignment, task, project, created)
+
+
+def claim_next_task(*, principal: Principal, project_id: int, worker_id: int) -> Lease | NoTask:
+    """Lease the next task of a project to a worker, or say why there is none.
+
+    Returns the worker's live lease again when it already holds
+    ``max_active_leases`` of them. Raises NotFound when the project is not visible.
+    """
+    now = utcnow()
+    with unit_of_work(immediate=True) as session:
+        project = ensure_view(principal, session.get(Project, project_id), project_id)
+        if project.status != "active":
+            return NoTask("project_not_active", f"Project {project_id} is {project.status}.")
+        pg = _is_pg(session)
+        if pg:
+            session.execute(text("SELECT id FROM workers WHERE id = :w FOR UPDATE"), {"w": worker_id})
+        live = session.execute(
+            text("SELECT id FROM assignments WHERE worker_id = :w AND project_id = :p AND status = 'leased' "
+                 "AND expires_at > :now ORDER BY id").bindparams(_dt("now")),
+            {"w": worker_id, "p": project_id, "now": now}).scalars().all()
+        if len(live) >= project.max_active_leases:
+            return _load_lease(session, live[0], created=False)
+        batch_ids = session.execute(
+            text("SELECT id FROM batches WHERE project_id = :p AND status = 'active' AND completed_at IS NULL "
+                 "ORDER BY priority DESC, id"), {"p": project_id}).scalars().all()
+        task_id = _pick_task(session, batch_ids=list(batch_ids), worker_id=worker_id, now=now)
+        if task_id is None:
+            return NoTask("no_task_available", f"No open task for you in project {project_id} right now.")
+        expires = now + timedelta(seconds=project.lease_seconds)
+        batch_id = session.execute(text("SELECT batch_id FROM tasks WHERE id = :t"), {"t": task_id}).scalar_one()
+        assignment = Assignment(project_id=project_id, batch_id=batch_id, task_id=task_id, worker_id=worker_id,
+                                status="leased", leased_at=now, expires_at=expires,
+                                reward_amount=project.reward_amount, reward_currency=project.reward_currency)
+        session.add(assignment)
+        session.execute(
+            text("UPDATE tasks SET leased_count = leased_count + 1, "
+                 "lease_deadline = CASE WHEN lease_deadline IS NULL OR lease_deadline > :exp "
+                 "THEN :exp ELSE lease_deadline END WHERE id = :t").bindparams(_dt("exp")),
+            {"t": task_id, "exp": expires})
+        session.flush()
+        return _load_lease(session, assignment.id, created=True)
+
+
+def _worker_assignment(session: Session, assignment_id: int, actor: Actor) -> Assignment:
+    assignment = session.get(Assignment, assignment_id)
+    if assignment is not None:
+        if actor.worker_id is not None and assignment.worker_id == actor.worker_id:
+            return assignment
+        if actor.worker_id is None and actor.vendor_organization_id is not None:
+            worker = session.get(Worker, assignment.worker_id)
+            if worker.organization_id == actor.vendor_organization_id and worker.user_id is None:
+                return assignment
+    raise NotFound(f"Assignment {assignment_id} not found.")
+
+
+def get_assignment(*, assignment_id: int, actor: Actor) -> Lease:
+    """One of the worker's assignments. Raises NotFound for anyone else's."""
+    with read_session() as session:
+        assignment = _worker_assignment(session, assignment_id, actor)
+        return _load_lease(session, assignment.id, created=False)
+
+
+def _lock_task(session: Session, task_id: int) -> Task:
+    return session.get(Task, task_id, with_for_update=True, populate_existing=True)
+
+
+def _record_completion(session: Session, task: Task, now: datetime) -> None:
+    """Mark a task complete and cascade to its batch and project, with their events."""
+    task.status = "complete"
+    task.completed_at = now
+    session.add(Event(kind="task.completed", project_id=task.project_id, batch_id=task.batch_id,
+                      task_id=task.id, payload={"answers": task.answer_count}, created_at=now))
+    done, total = session.execute(
+        text("UPDATE batches SET completed_count = completed_count + 1 WHERE id = :b "
+             "RETURNING completed_count, task_count"), {"b": task.batch_id}).one()
+    if done < total:
+        return
+    session.execute(text("UPDATE batches SET completed_at = :now WHERE id = :b").bindparams(_dt("now")),
+                    {"b": task.batch_id, "now": now})
+    session.add(Event(kind="batch.completed", project_id=task.project_id, batch_id=task.batch_id,
+                      payload={"tasks": total}, created_at=now))
+    # Two last batches may finish at once: the project lock makes the later one see the earlier.
+    session.get(Project, task.project_id, with_for_update=True)
+    open_batches = session.execute(
+        text("SELECT count(*) FROM batches WHERE project_id = :p AND completed_at IS NULL"),
+        {"p": task.project_id}).scalar_one()
+    if open_batches == 0:
+        session.add(Event(kind="project.completed", project_id=task.project_id, created_at=now))
+
+
+def submit_answer(*, assignment_id: int, actor: Actor, answer: Any,
+                  active_seconds: int | None = None) -> Lease:
+    """Record the worker's answer. Safe to retry with the same answer.
+
+    Raises NotFound (not the worker's), ValidationError (answer does not fit the
+    schema), Conflict (a different answer was already given, the assignment was
+    released, or the lease expired and the task needs no more answers).
+    """
+    with read_session() as session:
+        assignment = _worker_assignment(session, assignment_id, actor)
+        task = session.get(Task, assignment.task_id)
+        project = session.get(Project, assignment.project_id)
+    answer = validate_answer(project.task_type, project.label_config, answer, task.data)
+    now = utcnow()
+    with unit_of_work(immediate=True) as session:
+        task = _lock_task(session, assignment.task_id)
+        assignment = session.get(Assignment, assignment_id, populate_existing=True)
+        if assignment.status == "submitted":
+            if assignment.answer == answer:
+                return _load_lease(session, assignment.id, created=False)
+            raise Conflict("This assignment already has a different answer.", code="already_submitted",
+                           details={"assignment_id": assignment_id})
+        if assignment.status == "released":
+            raise Conflict("This assignment was released; its task went back to the pool.",
+                           code="assignment_released")
+        live = assignment.status == "leased" and assignment.expires_at > now
+        if not live:
+            others = session.execute(
+                text("SELECT count(*) FROM assignments WHERE task_id = :t AND status = 'leased' "
+                     "AND expires_at > :now AND id <> :a").bindparams(_dt("now")),
+                {"t": task.id, "now": now, "a": assignment_id}).scalar_one()
+            if task.status != "open" or task.answer_count + others >= task.required_overlap:
+                raise Conflict("The lease expired and the task already has all the answers it needs.",
+                               code="lease_expired", details={"expired_at": assignment.expires_at.isoformat()})
+        if assignment.status == "leased":
+            task.leased_count -= 1
+        assignment.status = "submitted"
+        assignment.answer = answer
+        assignment.submitted_at = assignment.ended_at = now
+        assignment.active_seconds = active_seconds
+        task.answer_count += 1
+        if task.answer_count >= task.required_overlap:
+            _record_completion(session, task, now)
+        session.flush()
+        return _load_lease(session, assignment.id, created=False)
+
+
+def release_assignment(*, assignment_id: int, actor: Actor, reason: str | None = None) -> Lease:
+    """Give a leased task back. Repeating it is harmless. Raises NotFound, or Conflict once submitted."""
+    now = utcnow()
+    with unit_of_work(immediate=True) as session:
+        assignment = _worker_assignment(session, assignment_id, actor)
+        task = _lock_task(session, assignment.task_id)
+        assignment = session.get(Assignment, assignment_id, populate_existing=True)
+        if assignment.status == "submitted":
+            raise Conflict("This assignment was already submitted.", code="already_submitted")
+        if assignment.status == "leased":
+            assignment.status = "released"
+            assignment.ended_at = now
+            assignment.release_reason = (reason or "")[:500] or None
+            task.leased_count -= 1
+        session.flush()
+        return _load_lease(session, assignment.id, created=False)
+
+
+def expire_leases(*, limit: int = 1000) -> int:
+    """Mark leases past their expiry as expired and free their slots. Returns how many."""
+    now = utcnow()
+    total = 0
+    while True:
+        with unit_of_work(immediate=True) as session:
+            pg = _is_pg(session)
+            task_ids = session.execute(
+                text("SELECT DISTINCT task_id FROM assignments WHERE status = 'leased' AND expires_at <= :now "
+                     "LIMIT :limit").bindparams(_dt("now")), {"now": now, "limit": limit}).scalars().all()
+            if not task_ids:
+                return total
+            if pg:
+                locked = session.execute(
+                    text("SELECT id FROM tasks WHERE id IN :ids ORDER BY id FOR UPDATE SKIP LOCKED")
+                    .bindparams(bindparam("ids", expanding=True)), {"ids": list(task_ids)}).scalars().all()
+            else:
+                locked = list(task_ids)
+            for task_id in locked:
+                total += _expire_stale_leases(session, task_id, now)
+            if len(task_ids) < limit or not locked:
+                return total
+
+
+def task_answers(*, task_id: int) -> list[Assignment]:
+    """The submitted answers of a task, oldest first."""
+    with read_session() as session:
+        return list(session.scalars(
+            select(Assignment).where(Assignment.task_id == task_id, Assignment.status == "submitted")
+            .order_by(Assignment.submitted_at, Assignment.id)))
+
