@@ -1,10 +1,11 @@
 """The one place that creates the engine and sessions.
 
-Services open a ``unit_of_work()``; it commits on success and rolls back on
-error. ``unit_of_work(immediate=True)`` starts a transaction that takes the
-write lock at once: on PostgreSQL that changes nothing (row locks do the work),
-on SQLite it issues ``BEGIN IMMEDIATE`` so that read-then-write sections such
-as claiming a task are serialized across threads and processes.
+Services open a ``unit_of_work()`` to write; it commits on success and rolls
+back on error. On SQLite it starts with ``BEGIN IMMEDIATE``, taking the write
+lock at once: every read-then-write section (claiming a task, say) is then
+serialized across threads and processes, and no transaction fails half-way
+when it would upgrade from reading to writing. On PostgreSQL row locks do that
+work. ``read_session()`` is for reads and never blocks writers.
 """
 
 from __future__ import annotations
@@ -86,9 +87,9 @@ def is_sqlite() -> bool:
 
 
 @contextmanager
-def unit_of_work(*, immediate: bool = False) -> Iterator[Session]:
+def unit_of_work() -> Iterator[Session]:
     """A session whose transaction commits when the block ends without error."""
-    factory = _immediate_factory if immediate else _session_factory
+    factory = _immediate_factory
     if factory is None:
         raise RuntimeError("database not configured: call backend.db.configure() first")
     session = factory()

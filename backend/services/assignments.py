@@ -99,7 +99,7 @@ def _pick_task(session: Session, *, batch_ids: list[int], worker_id: int, now: d
         skipped: list[int] = []
         for _attempt in range(MAX_CANDIDATE_RETRIES):
             sql = _CANDIDATE.format(skip="AND t.id NOT IN :skipped" if skipped else "",
-                                    lock="FOR UPDATE OF t SKIP LOCKED" if pg else "")
+                                    lock="FOR NO KEY UPDATE OF t SKIP LOCKED" if pg else "")
             stmt = text(sql).bindparams(_dt("now"))
             params: dict[str, Any] = {"batch_id": batch_id, "now": now, "worker_id": worker_id}
             if skipped:
@@ -134,13 +134,13 @@ def claim_next_task(*, principal: Principal, project_id: int, worker_id: int) ->
     ``max_active_leases`` of them. Raises NotFound when the project is not visible.
     """
     now = utcnow()
-    with unit_of_work(immediate=True) as session:
+    with unit_of_work() as session:
         project = ensure_view(principal, session.get(Project, project_id), project_id)
         if project.status != "active":
             return NoTask("project_not_active", f"Project {project_id} is {project.status}.")
         pg = _is_pg(session)
         if pg:
-            session.execute(text("SELECT id FROM workers WHERE id = :w FOR UPDATE"), {"w": worker_id})
+            session.execute(text("SELECT id FROM workers WHERE id = :w FOR NO KEY UPDATE"), {"w": worker_id})
         live = session.execute(
             text("SELECT id FROM assignments WHERE worker_id = :w AND project_id = :p AND status = 'leased' "
                  "AND expires_at > :now ORDER BY id").bindparams(_dt("now")),
@@ -188,7 +188,8 @@ def get_assignment(*, assignment_id: int, actor: Actor) -> Lease:
 
 
 def _lock_task(session: Session, task_id: int) -> Task:
-    return session.get(Task, task_id, with_for_update=True, populate_existing=True)
+    # NO KEY UPDATE: it does not block the key-share locks that foreign-key checks take.
+    return session.get(Task, task_id, with_for_update={"key_share": True}, populate_existing=True)
 
 
 def _record_completion(session: Session, task: Task, now: datetime) -> None:
@@ -207,7 +208,7 @@ def _record_completion(session: Session, task: Task, now: datetime) -> None:
     session.add(Event(kind="batch.completed", project_id=task.project_id, batch_id=task.batch_id,
                       payload={"tasks": total}, created_at=now))
     # Two last batches may finish at once: the project lock makes the later one see the earlier.
-    session.get(Project, task.project_id, with_for_update=True)
+    session.get(Project, task.project_id, with_for_update={"key_share": True})
     open_batches = session.execute(
         text("SELECT count(*) FROM batches WHERE project_id = :p AND completed_at IS NULL"),
         {"p": task.project_id}).scalar_one()
@@ -229,7 +230,7 @@ def submit_answer(*, assignment_id: int, actor: Actor, answer: Any,
         project = session.get(Project, assignment.project_id)
     answer = validate_answer(project.task_type, project.label_config, answer, task.data)
     now = utcnow()
-    with unit_of_work(immediate=True) as session:
+    with unit_of_work() as session:
         task = _lock_task(session, assignment.task_id)
         assignment = session.get(Assignment, assignment_id, populate_existing=True)
         if assignment.status == "submitted":
@@ -265,7 +266,7 @@ def submit_answer(*, assignment_id: int, actor: Actor, answer: Any,
 def release_assignment(*, assignment_id: int, actor: Actor, reason: str | None = None) -> Lease:
     """Give a leased task back. Repeating it is harmless. Raises NotFound, or Conflict once submitted."""
     now = utcnow()
-    with unit_of_work(immediate=True) as session:
+    with unit_of_work() as session:
         assignment = _worker_assignment(session, assignment_id, actor)
         task = _lock_task(session, assignment.task_id)
         assignment = session.get(Assignment, assignment_id, populate_existing=True)
@@ -285,7 +286,7 @@ def expire_leases(*, limit: int = 1000) -> int:
     now = utcnow()
     total = 0
     while True:
-        with unit_of_work(immediate=True) as session:
+        with unit_of_work() as session:
             pg = _is_pg(session)
             task_ids = session.execute(
                 text("SELECT DISTINCT task_id FROM assignments WHERE status = 'leased' AND expires_at <= :now "
@@ -294,7 +295,7 @@ def expire_leases(*, limit: int = 1000) -> int:
                 return total
             if pg:
                 locked = session.execute(
-                    text("SELECT id FROM tasks WHERE id IN :ids ORDER BY id FOR UPDATE SKIP LOCKED")
+                    text("SELECT id FROM tasks WHERE id IN :ids ORDER BY id FOR NO KEY UPDATE SKIP LOCKED")
                     .bindparams(bindparam("ids", expanding=True)), {"ids": list(task_ids)}).scalars().all()
             else:
                 locked = list(task_ids)

@@ -63,7 +63,7 @@ def import_items(*, principal: Principal, project_id: int, items: list[Any], bat
                  filename: str | None = None) -> Dataset:
     """Import a list of items in one transaction. Raises NotFound, Forbidden, ValidationError/RowError."""
     principal.require_scope("projects:write")
-    with unit_of_work(immediate=True) as session:
+    with unit_of_work() as session:
         project = ensure_manage(principal, session.get(Project, project_id), project_id)
         dataset = Dataset(project_id=project.id, filename=filename, format="json", status="importing",
                           batch_size=_check_batch_size(batch_size, project))
@@ -77,7 +77,7 @@ def import_file(*, principal: Principal, project_id: int, path: Path, fmt: str, 
                 batch_size: int | None = None) -> Dataset:
     """Import an uploaded file now, in one transaction. Raises like import_items."""
     principal.require_scope("projects:write")
-    with unit_of_work(immediate=True) as session:
+    with unit_of_work() as session:
         project = ensure_manage(principal, session.get(Project, project_id), project_id)
         dataset = Dataset(project_id=project.id, filename=filename, format=fmt, status="importing",
                           batch_size=_check_batch_size(batch_size, project))
@@ -118,7 +118,7 @@ def run_file_import(*, dataset_id: int, path: Path, progress: Progress = _noop) 
             return _summary(dataset)
         fmt = dataset.format
     try:
-        with unit_of_work(immediate=True) as session:
+        with unit_of_work() as session:
             dataset = session.get(Dataset, dataset_id)
             import_rows(session, dataset, _file_source(path, fmt), from_csv=fmt == "csv",
                         total_bytes=os.path.getsize(path), progress=progress)

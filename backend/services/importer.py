@@ -308,7 +308,7 @@ def import_rows(session: Session, dataset: Dataset, open_rows: RowSource, *, fro
                 total_bytes: int | None, progress: Progress) -> Dataset:
     """Import the rows ``open_rows()`` yields into ``dataset``, inside the caller's transaction."""
     # The project row lock orders concurrent imports and guards task and batch numbering.
-    project = session.get(Project, dataset.project_id, with_for_update=True)
+    project = session.get(Project, dataset.project_id, with_for_update={"key_share": True})
     checker = ItemChecker(project)
     meter = _ProgressMeter(total_bytes, progress)
     done = False
