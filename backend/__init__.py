@@ -41,7 +41,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     db.configure(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
-    jobs.configure(settings.redis_url)
+    queue = jobs.configure(settings.redis_url)
+    if settings.periodic_jobs:
+        queue.start_periodic()
 
     from .api import register_api
     from .api.security import login_manager

@@ -112,6 +112,21 @@ def worker(queues: str, burst: bool) -> None:
     Worker(names, connection=connection).work(burst=burst, with_scheduler=True)
 
 
+@main.command()
+def cron() -> None:
+    """Run RQ's cron scheduler for the periodic jobs (lease expiry). Needs REDIS_URL; one is enough."""
+    settings = _settings()
+    if not settings.redis_url:
+        click.echo("error: REDIS_URL is not set; on the embedded default `concord serve` runs them.", err=True)
+        sys.exit(2)
+    from redis import Redis
+    from rq.cron import CronScheduler
+
+    scheduler = CronScheduler(connection=Redis.from_url(settings.redis_url))
+    jobs.register_periodic(scheduler)
+    scheduler.start()
+
+
 @main.group()
 def org() -> None:
     """Organizations."""

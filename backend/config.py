@@ -69,6 +69,8 @@ class Settings:
     max_page_size: int = 500
     login_rate_limit: str = "10 per minute"
     sqlite_busy_timeout_ms: int = 30_000
+    # Run periodic jobs (lease expiry) on the in-process queue's timer.
+    periodic_jobs: bool = True
     extra: dict = field(default_factory=dict)
 
     @property
@@ -108,5 +110,6 @@ class Settings:
             max_upload_bytes=_int(env, "CONCORD_MAX_UPLOAD_BYTES", 2 * 1024 * 1024 * 1024),
             max_json_bytes=_int(env, "CONCORD_MAX_JSON_BYTES", 32 * 1024 * 1024),
             login_rate_limit=env.get("CONCORD_LOGIN_RATE_LIMIT", "10 per minute"),
+            periodic_jobs=env.get("CONCORD_PERIODIC_JOBS", "1") not in ("0", "false", "no"),
             extra=extra,
         )

@@ -26,6 +26,12 @@ log = logging.getLogger(__name__)
 
 QUEUES = ("imports", "consensus", "exports", "default")
 
+# Jobs that run on a timer: (function, queue, every N seconds). On RQ, `concord cron`
+# schedules them with RQ's CronScheduler; on the in-process queue a timer thread does.
+PERIODIC_JOBS: tuple[tuple[str, str, int], ...] = (
+    ("worker.jobs.expire_leases", "default", 15),
+)
+
 
 def new_job_id() -> str:
     """A time-ordered UUID (version 7 layout), so listing jobs by id lists them by age."""
@@ -51,7 +57,38 @@ class InProcessQueue:
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="concord-job")
         self._futures: set[Future] = set()
         self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._timer: threading.Thread | None = None
         self.progress: dict[str, float] = {}
+
+    def start_periodic(self, jobs: tuple[tuple[str, str, int], ...] = PERIODIC_JOBS, tick: float = 1.0) -> None:
+        """Run the periodic jobs on a timer thread (the embedded default's scheduler)."""
+        if self._timer is not None:
+            return
+        due = {func: time.monotonic() + every for func, _queue, every in jobs}
+
+        def loop() -> None:
+            while not self._stop.wait(tick):
+                for func, _queue, every in jobs:
+                    if time.monotonic() >= due[func]:
+                        due[func] = time.monotonic() + every
+                        self._submit(_resolve(func))
+
+        self._timer = threading.Thread(target=loop, name="concord-periodic", daemon=True)
+        self._timer.start()
+
+    def _submit(self, fn: Callable[[], Any]) -> None:
+        def run() -> Any:
+            try:
+                return fn()
+            except Exception:
+                log.exception("periodic job %s failed", getattr(fn, "__name__", fn))
+                raise
+
+        future = self._executor.submit(run)
+        with self._lock:
+            self._futures.add(future)
+        future.add_done_callback(self._forget)
 
     def enqueue(self, func: str, *, job_id: str, queue: str, kwargs: dict, retries: int = 0,
                 timeout: int | None = None) -> None:
@@ -101,6 +138,7 @@ class InProcessQueue:
         return not self._executor._shutdown
 
     def shutdown(self) -> None:
+        self._stop.set()
         self._executor.shutdown(wait=True, cancel_futures=False)
 
 
@@ -162,6 +200,10 @@ class RQQueues:
     def drain(self, timeout: float = 60) -> None:
         return None
 
+    def start_periodic(self, *_args, **_kwargs) -> None:
+        """On RQ the periodic jobs belong to `concord cron`, not to API processes."""
+        return None
+
     def shutdown(self) -> None:
         self.redis.close()
 
@@ -178,6 +220,12 @@ def configure(redis_url: str | None) -> InProcessQueue | RQQueues:
         _backend.shutdown()
     _backend = RQQueues(redis_url) if redis_url else InProcessQueue()
     return _backend
+
+
+def register_periodic(scheduler) -> None:
+    """Register the periodic jobs on an RQ CronScheduler."""
+    for func, queue, every in PERIODIC_JOBS:
+        scheduler.register(_resolve(func), queue_name=queue, interval=every, job_timeout=600, result_ttl=600)
 
 
 def backend() -> InProcessQueue | RQQueues:

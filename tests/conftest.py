@@ -51,7 +51,9 @@ def settings(tmp_path_factory) -> Settings:
 
         Redis.from_url(TEST_REDIS_URL).flushdb()
     env = {"CONCORD_VAR_DIR": str(var_dir), "DATABASE_URL": url, "SECRET_KEY": "test-secret",
-           "CONCORD_IMPORT_INLINE_MAX_BYTES": "4096", "CONCORD_LOGIN_RATE_LIMIT": "5 per minute"}
+           "CONCORD_IMPORT_INLINE_MAX_BYTES": "4096", "CONCORD_LOGIN_RATE_LIMIT": "5 per minute",
+           # Tests run periodic jobs themselves, at the moment they choose.
+           "CONCORD_PERIODIC_JOBS": "0"}
     if TEST_REDIS_URL:
         env["REDIS_URL"] = TEST_REDIS_URL
     return Settings.from_env(env)

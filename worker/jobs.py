@@ -12,7 +12,7 @@ from pathlib import Path
 
 from backend import db, jobs
 from backend.config import Settings
-from backend.services import datasets
+from backend.services import assignments, datasets
 
 
 def _ensure_database() -> None:
@@ -38,3 +38,9 @@ def import_dataset(job_id: str, dataset_id: int, path: str) -> dict | None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
     return result
+
+
+def expire_leases() -> int:
+    """Mark leases past their expiry as expired (periodic; the claim path never waits for it)."""
+    _ensure_database()
+    return assignments.expire_leases()
