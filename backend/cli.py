@@ -77,8 +77,9 @@ def serve(host: str, port: int, workers: int | None, threads: int) -> None:
         def load_config(self):
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
+            # threads=1 uses gunicorn's sync worker: no GIL contention, one request per process.
             self.cfg.set("threads", threads)
-            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("worker_class", "gthread" if threads > 1 else "sync")
             self.cfg.set("accesslog", os.environ.get("CONCORD_ACCESS_LOG") or None)
             self.cfg.set("timeout", 120)
             if "control_socket_disable" in self.cfg.settings:

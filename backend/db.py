@@ -52,7 +52,9 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30_000, pool_size: int = 10)
         )
         _install_sqlite_hooks(engine, busy_timeout_ms)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
+    # No pre-ping: it costs a round trip per checkout on every request. A connection that the
+    # server dropped fails one statement, and SQLAlchemy then invalidates the whole pool.
+    return create_engine(url, pool_size=pool_size, max_overflow=20, pool_recycle=1800)
 
 
 def configure(url: str, *, busy_timeout_ms: int = 30_000, pool_size: int = 10) -> Engine:
@@ -63,7 +65,10 @@ def configure(url: str, *, busy_timeout_ms: int = 30_000, pool_size: int = 10) -
     dispose()
     _engine = make_engine(url, busy_timeout_ms=busy_timeout_ms, pool_size=pool_size)
     _immediate_engine = _engine.execution_options(sqlite_immediate=True)
-    _session_factory = sessionmaker(_engine, expire_on_commit=False)
+    # Reads run in autocommit on PostgreSQL: no BEGIN/ROLLBACK round trips around a SELECT.
+    read_engine = _engine if _engine.dialect.name == "sqlite" else _engine.execution_options(
+        isolation_level="AUTOCOMMIT")
+    _session_factory = sessionmaker(read_engine, expire_on_commit=False)
     _immediate_factory = sessionmaker(_immediate_engine, expire_on_commit=False)
     return _engine
 

@@ -17,9 +17,14 @@ ASSIGNMENT_STATUSES = ("leased", "submitted", "released", "expired")
 class Assignment(Base):
     __tablename__ = "assignments"
     __table_args__ = (
-        # The database itself guarantees that a worker never gets the same task twice.
-        UniqueConstraint("task_id", "worker_id"),
-        Index("ix_assignments_worker_id_project_id_status", "worker_id", "project_id", "status"),
+        # The database itself guarantees that a worker never gets the same task twice; worker
+        # first, so the claim query's "not seen by this worker" test is one probe of this key.
+        UniqueConstraint("worker_id", "task_id"),
+        Index("ix_assignments_task_id_status", "task_id", "status"),
+        # A worker's live leases in a project. Partial, so the planner can never mistake it for
+        # the (worker, task) key when probing "has this worker seen this task".
+        Index("ix_assignments_worker_leases", "worker_id", "project_id", postgresql_where=text("status = 'leased'"),
+              sqlite_where=text("status = 'leased'")),
         Index("ix_assignments_live_leases", "expires_at", postgresql_where=text("status = 'leased'"),
               sqlite_where=text("status = 'leased'")),
         Index("ix_assignments_project_id_submitted_at", "project_id", "submitted_at"),

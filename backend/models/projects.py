@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, ForeignKeyConstraint, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, JSONType, UTCDateTime, utcnow
@@ -94,8 +104,9 @@ class Task(Base):
     __tablename__ = "tasks"
     __table_args__ = (
         UniqueConstraint("project_id", "external_id"),
-        # The claim path walks a batch's open tasks in order.
-        Index("ix_tasks_batch_id_status_ordinal", "batch_id", "status", "ordinal"),
+        # The claim order itself: within a batch, open tasks that have answers first, then by
+        # ordinal. The claim query reads it in index order and stops at the first free task.
+        Index("ix_tasks_claim_order", "batch_id", "status", text("(answer_count = 0)"), "ordinal"),
         # One composite key checks both the batch and that the task's project is the batch's:
         # half the cost of two foreign keys on bulk imports, and a stronger guarantee.
         ForeignKeyConstraint(["batch_id", "project_id"], ["batches.id", "batches.project_id"],

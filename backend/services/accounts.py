@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -190,21 +190,30 @@ def create_token(
 def resolve_token(*, secret: str) -> Principal:
     """The principal a bearer token stands for. Raises Unauthorized when unknown, revoked or expired."""
     now = utcnow()
+    # One Core query: this runs on every API call, where ORM loading would cost more than the SQL.
+    stmt = (
+        select(ApiToken.id, ApiToken.scopes, ApiToken.revoked_at, ApiToken.expires_at, ApiToken.last_used_at,
+               ApiToken.user_id, ApiToken.organization_id, User.role, User.is_active,
+               User.organization_id.label("user_organization_id"), Worker.id.label("worker_id"))
+        .outerjoin(User, User.id == ApiToken.user_id)
+        .outerjoin(Worker, Worker.user_id == User.id)
+        .where(ApiToken.token_hash == _digest(secret))
+    )
     with read_session() as session:
-        token = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(secret)))
-        if token is None or token.revoked_at is not None or (token.expires_at and token.expires_at <= now):
-            raise Unauthorized("Invalid, revoked or expired token.", code="invalid_token")
-        user = token.user
-        if user is not None and not user.is_active:
-            raise Unauthorized("Invalid, revoked or expired token.", code="invalid_token")
-        stale = token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION
-    if stale:
+        row = session.execute(stmt).first()
+    if (row is None or row.revoked_at is not None or (row.expires_at and row.expires_at <= now)
+            or (row.user_id is not None and not row.is_active)):
+        raise Unauthorized("Invalid, revoked or expired token.", code="invalid_token")
+    if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
         with unit_of_work() as session:
-            session.get(ApiToken, token.id).last_used_at = now
-    if user is not None:
-        return principal_for_user(user, scopes=frozenset(token.scopes), token_id=token.id)
-    return Principal(role="organization", scopes=frozenset(token.scopes),
-                     organization_id=token.organization_id, token_id=token.id, via="token")
+            session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
+    if row.user_id is not None:
+        allowed = ROLE_SCOPES[row.role]
+        return Principal(role=row.role, scopes=frozenset(row.scopes) & allowed, user_id=row.user_id,
+                         organization_id=row.user_organization_id, worker_id=row.worker_id, token_id=row.id,
+                         via="token")
+    return Principal(role="organization", scopes=frozenset(row.scopes), organization_id=row.organization_id,
+                     token_id=row.id, via="token")
 
 
 def _visible_tokens(principal: Principal):

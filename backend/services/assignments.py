@@ -22,17 +22,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from ..db import read_session, unit_of_work
 from ..errors import Conflict, NotFound
 from ..models import Assignment, Event, Project, Task, Worker, utcnow
-from ..models.base import UTCDateTime
+from ..models.base import JSONType, UTCDateTime
 from .access import Principal, ensure_view
 from .task_types import validate_answer
 
 MAX_CANDIDATE_RETRIES = 50
+_ASSIGNMENTS = Assignment.__table__
 
 
 @dataclass
@@ -68,7 +69,7 @@ def _is_pg(session: Session) -> bool:
 
 
 _CANDIDATE = """
-SELECT t.id, t.answer_count, t.leased_count, t.required_overlap
+SELECT t.id, t.batch_id, t.external_id, t.data, t.answer_count, t.leased_count, t.required_overlap
 FROM tasks t
 WHERE t.batch_id = :batch_id AND t.status = 'open'
   AND (t.answer_count + t.leased_count < t.required_overlap OR t.lease_deadline <= :now)
@@ -92,7 +93,17 @@ def _expire_stale_leases(session: Session, task_id: int, now: datetime) -> int:
     return expired
 
 
-def _pick_task(session: Session, *, batch_ids: list[int], worker_id: int, now: datetime) -> int | None:
+@dataclass
+class TaskView:
+    """The part of a task a worker sees (never its gold answer)."""
+
+    id: int
+    batch_id: int
+    external_id: str | None
+    data: dict
+
+
+def _pick_task(session: Session, *, batch_ids: list[int], worker_id: int, now: datetime) -> TaskView | None:
     """Lock one task this worker may take, in batch order; None when there is none."""
     pg = _is_pg(session)
     for batch_id in batch_ids:
@@ -100,7 +111,7 @@ def _pick_task(session: Session, *, batch_ids: list[int], worker_id: int, now: d
         for _attempt in range(MAX_CANDIDATE_RETRIES):
             sql = _CANDIDATE.format(skip="AND t.id NOT IN :skipped" if skipped else "",
                                     lock="FOR NO KEY UPDATE OF t SKIP LOCKED" if pg else "")
-            stmt = text(sql).bindparams(_dt("now"))
+            stmt = text(sql).bindparams(_dt("now")).columns(data=JSONType)
             params: dict[str, Any] = {"batch_id": batch_id, "now": now, "worker_id": worker_id}
             if skipped:
                 stmt = stmt.bindparams(bindparam("skipped", expanding=True))
@@ -108,14 +119,15 @@ def _pick_task(session: Session, *, batch_ids: list[int], worker_id: int, now: d
             row = session.execute(stmt, params).first()
             if row is None:
                 break
+            view = TaskView(row.id, row.batch_id, row.external_id, row.data)
             if row.answer_count + row.leased_count < row.required_overlap:
-                return row.id
+                return view
             # Picked because a lease may have expired: settle that under the lock, then look again.
             _expire_stale_leases(session, row.id, now)
             fresh = session.execute(text("SELECT answer_count, leased_count, required_overlap FROM tasks "
                                          "WHERE id = :id"), {"id": row.id}).one()
             if fresh.answer_count + fresh.leased_count < fresh.required_overlap:
-                return row.id
+                return view
             skipped.append(row.id)
     return None
 
@@ -150,22 +162,21 @@ def claim_next_task(*, principal: Principal, project_id: int, worker_id: int) ->
         batch_ids = session.execute(
             text("SELECT id FROM batches WHERE project_id = :p AND status = 'active' AND completed_at IS NULL "
                  "ORDER BY priority DESC, id"), {"p": project_id}).scalars().all()
-        task_id = _pick_task(session, batch_ids=list(batch_ids), worker_id=worker_id, now=now)
-        if task_id is None:
+        task = _pick_task(session, batch_ids=list(batch_ids), worker_id=worker_id, now=now)
+        if task is None:
             return NoTask("no_task_available", f"No open task for you in project {project_id} right now.")
         expires = now + timedelta(seconds=project.lease_seconds)
-        batch_id = session.execute(text("SELECT batch_id FROM tasks WHERE id = :t"), {"t": task_id}).scalar_one()
-        assignment = Assignment(project_id=project_id, batch_id=batch_id, task_id=task_id, worker_id=worker_id,
-                                status="leased", leased_at=now, expires_at=expires,
-                                reward_amount=project.reward_amount, reward_currency=project.reward_currency)
-        session.add(assignment)
+        values = {"project_id": project_id, "batch_id": task.batch_id, "task_id": task.id, "worker_id": worker_id,
+                  "status": "leased", "leased_at": now, "expires_at": expires,
+                  "reward_amount": project.reward_amount, "reward_currency": project.reward_currency}
+        # Core statements on the hot path: the ORM's unit of work costs more than the SQL here.
+        new_id = session.execute(insert(_ASSIGNMENTS).values(**values).returning(_ASSIGNMENTS.c.id)).scalar_one()
         session.execute(
             text("UPDATE tasks SET leased_count = leased_count + 1, "
                  "lease_deadline = CASE WHEN lease_deadline IS NULL OR lease_deadline > :exp "
                  "THEN :exp ELSE lease_deadline END WHERE id = :t").bindparams(_dt("exp")),
-            {"t": task_id, "exp": expires})
-        session.flush()
-        return _load_lease(session, assignment.id, created=True)
+            {"t": task.id, "exp": expires})
+        return Lease(Assignment(id=new_id, **values), task, project, created=True)
 
 
 def _worker_assignment(session: Session, assignment_id: int, actor: Actor) -> Assignment:
@@ -192,28 +203,33 @@ def _lock_task(session: Session, task_id: int) -> Task:
     return session.get(Task, task_id, with_for_update={"key_share": True}, populate_existing=True)
 
 
-def _record_completion(session: Session, task: Task, now: datetime) -> None:
+_TASKS = Task.__table__
+_EVENTS = Event.__table__
+
+
+def _record_completion(session: Session, *, task_id: int, batch_id: int, project_id: int, answers: int,
+                       now: datetime) -> None:
     """Mark a task complete and cascade to its batch and project, with their events."""
-    task.status = "complete"
-    task.completed_at = now
-    session.add(Event(kind="task.completed", project_id=task.project_id, batch_id=task.batch_id,
-                      task_id=task.id, payload={"answers": task.answer_count}, created_at=now))
+    session.execute(update(_TASKS).where(_TASKS.c.id == task_id).values(status="complete", completed_at=now))
+    session.execute(insert(_EVENTS).values(kind="task.completed", project_id=project_id, batch_id=batch_id,
+                                           task_id=task_id, payload={"answers": answers}, created_at=now))
     done, total = session.execute(
         text("UPDATE batches SET completed_count = completed_count + 1 WHERE id = :b "
-             "RETURNING completed_count, task_count"), {"b": task.batch_id}).one()
+             "RETURNING completed_count, task_count"), {"b": batch_id}).one()
     if done < total:
         return
     session.execute(text("UPDATE batches SET completed_at = :now WHERE id = :b").bindparams(_dt("now")),
-                    {"b": task.batch_id, "now": now})
-    session.add(Event(kind="batch.completed", project_id=task.project_id, batch_id=task.batch_id,
-                      payload={"tasks": total}, created_at=now))
+                    {"b": batch_id, "now": now})
+    session.execute(insert(_EVENTS).values(kind="batch.completed", project_id=project_id, batch_id=batch_id,
+                                           payload={"tasks": total}, created_at=now))
     # Two last batches may finish at once: the project lock makes the later one see the earlier.
-    session.get(Project, task.project_id, with_for_update={"key_share": True})
+    session.execute(select(Project.id).where(Project.id == project_id).with_for_update(key_share=True))
     open_batches = session.execute(
         text("SELECT count(*) FROM batches WHERE project_id = :p AND completed_at IS NULL"),
-        {"p": task.project_id}).scalar_one()
+        {"p": project_id}).scalar_one()
     if open_batches == 0:
-        session.add(Event(kind="project.completed", project_id=task.project_id, created_at=now))
+        session.execute(insert(_EVENTS).values(kind="project.completed", project_id=project_id, payload={},
+                                               created_at=now))
 
 
 def submit_answer(*, assignment_id: int, actor: Actor, answer: Any,
@@ -226,41 +242,52 @@ def submit_answer(*, assignment_id: int, actor: Actor, answer: Any,
     """
     with read_session() as session:
         assignment = _worker_assignment(session, assignment_id, actor)
-        task = session.get(Task, assignment.task_id)
         project = session.get(Project, assignment.project_id)
-    answer = validate_answer(project.task_type, project.label_config, answer, task.data)
     now = utcnow()
     with unit_of_work() as session:
-        task = _lock_task(session, assignment.task_id)
-        assignment = session.get(Assignment, assignment_id, populate_existing=True)
-        if assignment.status == "submitted":
-            if assignment.answer == answer:
-                return _load_lease(session, assignment.id, created=False)
-            raise Conflict("This assignment already has a different answer.", code="already_submitted",
-                           details={"assignment_id": assignment_id})
-        if assignment.status == "released":
-            raise Conflict("This assignment was released; its task went back to the pool.",
-                           code="assignment_released")
-        live = assignment.status == "leased" and assignment.expires_at > now
-        if not live:
+        # Every change to a task's counters happens under its row lock; take it first.
+        task = session.execute(
+            select(_TASKS.c.id, _TASKS.c.batch_id, _TASKS.c.external_id, _TASKS.c.data, _TASKS.c.status,
+                   _TASKS.c.answer_count, _TASKS.c.required_overlap)
+            .where(_TASKS.c.id == assignment.task_id).with_for_update(key_share=True)).one()
+        answer = validate_answer(project.task_type, project.label_config, answer, task.data)
+        values = {"status": "submitted", "answer": answer, "submitted_at": now, "ended_at": now,
+                  "active_seconds": active_seconds}
+        by_id = _ASSIGNMENTS.c.id == assignment_id
+        on_time = session.execute(update(_ASSIGNMENTS).where(
+            by_id, _ASSIGNMENTS.c.status == "leased", _ASSIGNMENTS.c.expires_at > now).values(**values)).rowcount
+        freed_lease = 1
+        if not on_time:
+            current = session.execute(select(_ASSIGNMENTS).where(by_id)).one()
+            if current.status == "submitted":
+                if current.answer == answer:
+                    return Lease(Assignment(**current._asdict()), TaskView(task.id, task.batch_id, task.external_id,
+                                                                           task.data), project, created=False)
+                raise Conflict("This assignment already has a different answer.", code="already_submitted",
+                               details={"assignment_id": assignment_id})
+            if current.status == "released":
+                raise Conflict("This assignment was released; its task went back to the pool.",
+                               code="assignment_released")
             others = session.execute(
                 text("SELECT count(*) FROM assignments WHERE task_id = :t AND status = 'leased' "
                      "AND expires_at > :now AND id <> :a").bindparams(_dt("now")),
                 {"t": task.id, "now": now, "a": assignment_id}).scalar_one()
             if task.status != "open" or task.answer_count + others >= task.required_overlap:
                 raise Conflict("The lease expired and the task already has all the answers it needs.",
-                               code="lease_expired", details={"expired_at": assignment.expires_at.isoformat()})
-        if assignment.status == "leased":
-            task.leased_count -= 1
-        assignment.status = "submitted"
-        assignment.answer = answer
-        assignment.submitted_at = assignment.ended_at = now
-        assignment.active_seconds = active_seconds
-        task.answer_count += 1
-        if task.answer_count >= task.required_overlap:
-            _record_completion(session, task, now)
-        session.flush()
-        return _load_lease(session, assignment.id, created=False)
+                               code="lease_expired", details={"expired_at": current.expires_at.isoformat()})
+            # A late answer the task still needs: keep it. Its slot was freed already if the lease was swept.
+            freed_lease = 1 if current.status == "leased" else 0
+            session.execute(update(_ASSIGNMENTS).where(by_id).values(**values))
+        answers, required = session.execute(
+            text("UPDATE tasks SET answer_count = answer_count + 1, leased_count = leased_count - :d "
+                 "WHERE id = :t RETURNING answer_count, required_overlap"), {"d": freed_lease, "t": task.id}).one()
+        if answers >= required:
+            _record_completion(session, task_id=task.id, batch_id=task.batch_id, project_id=project.id,
+                               answers=answers, now=now)
+        for key, value in values.items():
+            setattr(assignment, key, value)
+        return Lease(assignment, TaskView(task.id, task.batch_id, task.external_id, task.data), project,
+                     created=False)
 
 
 def release_assignment(*, assignment_id: int, actor: Actor, reason: str | None = None) -> Lease:

@@ -37,6 +37,7 @@ _WRAPPED_KEYS = frozenset({"data", *RESERVED})
 SQLITE_CHUNK = 5_000
 # The fast path pauses its COPY to create batches about this often (in rows).
 ROWS_PER_BATCH_RESERVATION = 50_000
+ANALYZE_AFTER_ROWS = 10_000
 
 
 class ItemChecker:
@@ -324,6 +325,9 @@ def import_rows(session: Session, dataset: Dataset, open_rows: RowSource, *, fro
     if not done:
         with open_rows() as rows:
             _import_staged(session, project, dataset, checker, rows, from_csv, meter)
+    if session.get_bind().dialect.name == "postgresql" and dataset.tasks_created >= ANALYZE_AFTER_ROWS:
+        # Fresh statistics now, not when autovacuum gets round to it: the claim query's plan depends on them.
+        session.execute(text("ANALYZE tasks"))
     dataset.status = "ready"
     dataset.finished_at = utcnow()
     progress(1.0)

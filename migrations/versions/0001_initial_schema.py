@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 15:23:08.283013
+Create Date: 2026-11-28 15:35:44.108605
 """
 
 from collections.abc import Sequence
@@ -107,6 +107,21 @@ def upgrade() -> None:
     with op.batch_alter_table('datasets', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_datasets_project_id'), ['project_id'], unique=False)
 
+    op.create_table('events',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('kind', sa.String(length=64), nullable=False),
+    sa.Column('project_id', sa.Integer(), nullable=False),
+    sa.Column('batch_id', sa.Integer(), nullable=True),
+    sa.Column('task_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('payload', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('created_at', backend.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('dispatched_at', backend.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_events_project_id_projects')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_events'))
+    )
+    with op.batch_alter_table('events', schema=None) as batch_op:
+        batch_op.create_index('ix_events_project_id_id', ['project_id', 'id'], unique=False)
+
     op.create_table('jobs',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('kind', sa.String(length=64), nullable=False),
@@ -173,6 +188,8 @@ def upgrade() -> None:
     sa.Column('gold', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('required_overlap', sa.Integer(), nullable=False),
     sa.Column('answer_count', sa.Integer(), nullable=False),
+    sa.Column('leased_count', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('lease_deadline', backend.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('created_at', backend.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('completed_at', backend.models.base.UTCDateTime(timezone=True), nullable=True),
@@ -180,15 +197,48 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_tasks')),
     sa.UniqueConstraint('project_id', 'external_id', name=op.f('uq_tasks_project_id_external_id'))
     )
-    with op.batch_alter_table('tasks', schema=None) as batch_op:
-        batch_op.create_index('ix_tasks_batch_id_status_ordinal', ['batch_id', 'status', 'ordinal'], unique=False)
+    # Autogenerate skips expression indexes: the claim order index is written by hand.
+    op.create_index('ix_tasks_claim_order', 'tasks', ['batch_id', 'status', sa.text('(answer_count = 0)'), 'ordinal'])
+    op.create_table('assignments',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('project_id', sa.Integer(), nullable=False),
+    sa.Column('batch_id', sa.Integer(), nullable=False),
+    sa.Column('task_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('worker_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('leased_at', backend.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', backend.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('submitted_at', backend.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('ended_at', backend.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('release_reason', sa.String(length=500), nullable=True),
+    sa.Column('answer', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('active_seconds', sa.Integer(), nullable=True),
+    sa.Column('reward_amount', sa.BigInteger(), nullable=False),
+    sa.Column('reward_currency', sa.String(length=3), nullable=False),
+    sa.ForeignKeyConstraint(['batch_id'], ['batches.id'], name=op.f('fk_assignments_batch_id_batches')),
+    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_assignments_project_id_projects')),
+    sa.ForeignKeyConstraint(['task_id'], ['tasks.id'], name=op.f('fk_assignments_task_id_tasks')),
+    sa.ForeignKeyConstraint(['worker_id'], ['workers.id'], name=op.f('fk_assignments_worker_id_workers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_assignments')),
+    sa.UniqueConstraint('worker_id', 'task_id', name=op.f('uq_assignments_worker_id_task_id'))
+    )
+    with op.batch_alter_table('assignments', schema=None) as batch_op:
+        batch_op.create_index('ix_assignments_live_leases', ['expires_at'], unique=False, postgresql_where=sa.text("status = 'leased'"), sqlite_where=sa.text("status = 'leased'"))
+        batch_op.create_index('ix_assignments_project_id_submitted_at', ['project_id', 'submitted_at'], unique=False)
+        batch_op.create_index('ix_assignments_task_id_status', ['task_id', 'status'], unique=False)
+        batch_op.create_index('ix_assignments_worker_leases', ['worker_id', 'project_id'], unique=False, postgresql_where=sa.text("status = 'leased'"), sqlite_where=sa.text("status = 'leased'"))
 
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('tasks', schema=None) as batch_op:
-        batch_op.drop_index('ix_tasks_batch_id_status_ordinal')
+    with op.batch_alter_table('assignments', schema=None) as batch_op:
+        batch_op.drop_index('ix_assignments_worker_leases', postgresql_where=sa.text("status = 'leased'"), sqlite_where=sa.text("status = 'leased'"))
+        batch_op.drop_index('ix_assignments_task_id_status')
+        batch_op.drop_index('ix_assignments_project_id_submitted_at')
+        batch_op.drop_index('ix_assignments_live_leases', postgresql_where=sa.text("status = 'leased'"), sqlite_where=sa.text("status = 'leased'"))
 
+    op.drop_table('assignments')
+    op.drop_index('ix_tasks_claim_order', table_name='tasks')
     op.drop_table('tasks')
     with op.batch_alter_table('batches', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_batches_project_id'))
@@ -204,6 +254,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_jobs_organization_id'))
 
     op.drop_table('jobs')
+    with op.batch_alter_table('events', schema=None) as batch_op:
+        batch_op.drop_index('ix_events_project_id_id')
+
+    op.drop_table('events')
     with op.batch_alter_table('datasets', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_datasets_project_id'))
 
