@@ -243,6 +243,21 @@ def enqueue(func: str, *, job_id: str, queue: str = "default", retries: int = 0,
     return job_id
 
 
+def start_job(func: str, *, kind: str, organization_id: int | None, project_id: int | None = None,
+              queue: str = "default", retries: int = 0, args: dict[str, Any] | None = None):
+    """Record a job and queue it with ``args`` (the record commits first). Returns the JobRecord."""
+    job_id = new_job_id()
+    record = job_records.record_job(job_id=job_id, kind=kind, organization_id=organization_id,
+                                    project_id=project_id)
+    try:
+        enqueue(func, job_id=job_id, queue=queue, retries=retries, **(args or {}))
+    except Exception as exc:
+        job_records.mark_failed(job_id=job_id, error={"code": "queue_unavailable", "message": str(exc),
+                                                      "details": {}})
+        raise
+    return record
+
+
 def report_progress(job_id: str, fraction: float) -> None:
     backend().report_progress(job_id, round(max(0.0, min(1.0, fraction)), 4))
 

@@ -14,6 +14,7 @@ def test_alembic_has_a_single_head(settings):
 
 
 @pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
+@pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based index")
 def test_migrated_schema_matches_the_models(app):
     with db.get_engine().connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from backend import db, jobs
 from backend.config import Settings
-from backend.services import assignments, datasets
+from backend.services import agreement, assignments, datasets
 
 
 def _ensure_database() -> None:
@@ -44,3 +44,9 @@ def expire_leases() -> int:
     """Mark leases past their expiry as expired (periodic; the claim path never waits for it)."""
     _ensure_database()
     return assignments.expire_leases()
+
+
+def compute_agreement(job_id: str, project_id: int) -> dict | None:
+    """Recompute a project's agreement report. Safe to rerun: the report is replaced."""
+    _ensure_database()
+    return jobs.run_tracked(job_id, lambda _progress: agreement.compute_report(project_id=project_id, job_id=job_id))

@@ -9,10 +9,10 @@ from werkzeug.exceptions import HTTPException
 
 from ..errors import ConcordError, PayloadTooLarge, UnsupportedMediaType
 from ..schemas.common import ErrorSchema
-from . import assignments, auth, batches, datasets, health, jobs, projects, tokens
+from . import assignments, auth, batches, datasets, health, jobs, projects, quality, tokens
 from .errors import error_response, handle_concord_error, handle_http_exception, handle_unexpected
 
-BLUEPRINTS = (auth.bp, tokens.bp, projects.bp, datasets.bp, batches.bp, assignments.bp, jobs.bp)
+BLUEPRINTS = (auth.bp, tokens.bp, projects.bp, datasets.bp, batches.bp, assignments.bp, quality.bp, jobs.bp)
 # Endpoints that also take multipart uploads.
 MULTIPART_ENDPOINTS = {"datasets.upload_dataset"}
 

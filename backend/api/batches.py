@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from ..schemas.assignments import ProgressSchema, TaskDetailSchema
 from ..schemas.common import PageArgsSchema, page_of
-from ..schemas.projects import BatchListArgsSchema, BatchSchema, BatchUpdateSchema, TaskSchema
-from ..services import assignments, batches, progress
+from ..schemas.projects import BatchListArgsSchema, BatchSchema, BatchUpdateSchema, TaskListArgsSchema, TaskSchema
+from ..services import batches, progress
 from .common import api_blueprint, errors, security
 from .security import auth_required, current_principal
 
@@ -64,9 +64,7 @@ def list_batch_tasks(args, batch_id: int):
 @errors(bp, 401, 403, 404)
 def get_task(task_id: int):
     """One task with its data, required overlap, status and answers."""
-    task = batches.get_task(principal=current_principal(), task_id=task_id)
-    task.answers = assignments.task_answers(task_id=task.id)
-    return task
+    return batches.get_task_detail(principal=current_principal(), task_id=task_id)
 
 
 @bp.get("/projects/<int:project_id>/progress")
@@ -87,3 +85,16 @@ def project_progress(project_id: int):
 def batch_progress(batch_id: int):
     """The same figures for one batch."""
     return progress.batch_progress(principal=current_principal(), batch_id=batch_id)
+
+
+@bp.get("/projects/<int:project_id>/tasks")
+@auth_required("projects:read")
+@bp.arguments(TaskListArgsSchema, location="query")
+@bp.response(200, page_of(TaskSchema))
+@bp.doc(security=security("projects:read"))
+@errors(bp, 401, 403, 404, 422)
+def list_project_tasks(args, project_id: int):
+    """A project's tasks; `flagged=true` lists those that reached max_overlap without agreement."""
+    return batches.list_project_tasks(principal=current_principal(), project_id=project_id, limit=args["limit"],
+                                      cursor=args["cursor"], flagged=args["flagged"], status=args["status"],
+                                      batch_id=args["batch_id"])

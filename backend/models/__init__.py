@@ -5,8 +5,13 @@ from .assignments import ASSIGNMENT_STATUSES, Assignment, Event
 from .base import Base, utcnow
 from .jobs import JobRecord
 from .projects import BATCH_STATUSES, PROJECT_STATUSES, TASK_TYPES, Batch, Dataset, Project, Task
+from .quality import AgreementReport, AuditRecord, WorkerGroupMember, WorkerQuality
 
 __all__ = [
+    "AgreementReport",
+    "AuditRecord",
+    "WorkerGroupMember",
+    "WorkerQuality",
     "ASSIGNMENT_STATUSES",
     "Assignment",
     "Event",

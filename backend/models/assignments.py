@@ -43,6 +43,10 @@ class Assignment(Base):
     release_reason: Mapped[str | None] = mapped_column(String(500))
     answer: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     active_seconds: Mapped[int | None] = mapped_column(Integer)
+    is_gold: Mapped[bool] = mapped_column(default=False, server_default="0")
+    gold_score: Mapped[float | None] = mapped_column()
+    # Set when the worker was suspended for failing gold: such answers are left out of consensus.
+    flagged: Mapped[bool] = mapped_column(default=False, server_default="0")
     # The rate in force when the task was claimed; later rate changes never alter it.
     reward_amount: Mapped[int] = mapped_column(BigInteger, default=0)
     reward_currency: Mapped[str] = mapped_column(String(3), default="USD")

@@ -50,6 +50,15 @@ class Project(Base):
     # Last task ordinal handed out by an import; guarded by a row lock.
     task_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     batch_seq: Mapped[int] = mapped_column(Integer, default=0)
+    # Quality control. gold_ratio: share of a worker's stream that is control tasks.
+    gold_ratio: Mapped[float] = mapped_column(default=0.0, server_default="0")
+    min_gold_accuracy: Mapped[float | None] = mapped_column()
+    min_gold_answers: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
+    rating_tolerance: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Dynamic overlap: below this agreement a finished task gets one more answer, up to max_overlap.
+    agreement_threshold: Mapped[float | None] = mapped_column()
+    # {"min_gold_accuracy", "gold_projects", "worker_groups", "vendor_organizations"}
+    qualification: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -96,6 +105,8 @@ class Batch(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")
     task_count: Mapped[int] = mapped_column(Integer, default=0)
     completed_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Control tasks never complete by overlap; a batch is complete when its other tasks are.
+    gold_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -111,6 +122,10 @@ class Task(Base):
         # half the cost of two foreign keys on bulk imports, and a stronger guarantee.
         ForeignKeyConstraint(["batch_id", "project_id"], ["batches.id", "batches.project_id"],
                              name="fk_tasks_batch_id_project_id_batches"),
+        Index("ix_tasks_project_id_flagged", "project_id", postgresql_where=text("flagged"),
+              sqlite_where=text("flagged")),
+        Index("ix_tasks_gold", "project_id", "ordinal", postgresql_where=text("status = 'gold'"),
+              sqlite_where=text("status = 'gold'")),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -126,6 +141,10 @@ class Task(Base):
     leased_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Earliest expiry among those leases (may be early, never late): past it, a slot may be free.
     lease_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # open | complete | gold (a control task: handed to each worker at most once, never completes)
     status: Mapped[str] = mapped_column(String(16), default="open")
+    agreement: Mapped[float | None] = mapped_column()
+    flagged: Mapped[bool] = mapped_column(default=False, server_default="0")
+    flag_reason: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

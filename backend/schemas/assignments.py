@@ -108,6 +108,8 @@ class AnswerSchema(Schema):
     answer = fields.Dict()
     submitted_at = fields.DateTime()
     active_seconds = fields.Integer(allow_none=True)
+    flagged = fields.Boolean(metadata={"description": "From a worker suspended for failing gold"})
+    gold_score = fields.Float(allow_none=True, metadata={"description": "Control tasks: score against gold"})
 
 
 class TaskDetailSchema(TaskSchema):

@@ -10,6 +10,14 @@ from .common import JobSchema, MoneySchema, PageArgsSchema
 _LABEL_FIELDS = ("labels", "min", "max", "text_field", "image_field", "max_length")
 
 
+class QualificationSchema(Schema):
+    min_gold_accuracy = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=0, max=1),
+                                     metadata={"description": "Needed on the gold tasks of gold_projects"})
+    gold_projects = fields.List(fields.Integer(), load_default=list)
+    worker_groups = fields.List(fields.String(validate=validate.Length(min=1, max=100)), load_default=list)
+    vendor_organizations = fields.List(fields.Integer(), load_default=list)
+
+
 class _ProjectFields(Schema):
     name = fields.String(validate=validate.Length(min=1, max=200))
     instructions = fields.String(validate=validate.Length(max=100_000), metadata={"format": "markdown"})
@@ -29,6 +37,17 @@ class _ProjectFields(Schema):
     reward = fields.Nested(MoneySchema)
     batch_size = fields.Integer(strict=True, validate=validate.Range(min=1, max=100_000))
     status = fields.String(validate=validate.OneOf(PROJECT_STATUSES))
+    gold_ratio = fields.Float(validate=validate.Range(min=0, max=1), metadata={
+        "description": "Share of each worker's stream made of control (gold) tasks, e.g. 0.1"})
+    min_gold_accuracy = fields.Float(allow_none=True, validate=validate.Range(min=0, max=1), metadata={
+        "description": "Suspend a worker whose gold accuracy falls below this"})
+    min_gold_answers = fields.Integer(strict=True, validate=validate.Range(min=1, max=10_000), metadata={
+        "description": "Gold answers needed before the suspension rule applies"})
+    rating_tolerance = fields.Integer(strict=True, validate=validate.Range(min=0), metadata={
+        "description": "rating: a gold answer within this distance counts as correct"})
+    agreement_threshold = fields.Float(allow_none=True, validate=validate.Range(min=0, max=1), metadata={
+        "description": "Dynamic overlap: below this agreement a task gets one more answer, up to max_overlap"})
+    qualification = fields.Nested(QualificationSchema, allow_none=True)
 
 
 class ProjectCreateSchema(_ProjectFields):
@@ -51,7 +70,8 @@ class ProjectSchema(_ProjectFields):
     def flatten(self, project, **_kwargs):
         out = {key: getattr(project, key) for key in (
             "id", "organization_id", "name", "instructions", "task_type", "max_overlap", "lease_seconds",
-            "max_active_leases", "batch_size", "status", "created_at", "updated_at")}
+            "max_active_leases", "batch_size", "status", "created_at", "updated_at", "gold_ratio",
+            "min_gold_accuracy", "min_gold_answers", "rating_tolerance", "agreement_threshold", "qualification")}
         out["overlap"] = project.overlap
         out["reward"] = {"amount": project.reward_amount, "currency": project.reward_currency}
         for key in _LABEL_FIELDS:
@@ -73,6 +93,7 @@ class BatchSchema(Schema):
     status = fields.String()
     task_count = fields.Integer()
     completed_count = fields.Integer()
+    gold_count = fields.Integer(metadata={"description": "Control tasks; they never complete by overlap"})
     created_at = fields.DateTime()
     completed_at = fields.DateTime(allow_none=True)
 
@@ -131,6 +152,15 @@ class TaskSchema(Schema):
     gold = fields.Dict(allow_none=True, metadata={"description": "Managers only; never shown to workers."})
     required_overlap = fields.Integer()
     answer_count = fields.Integer()
-    status = fields.String()
+    status = fields.String(metadata={"description": "open, complete, or gold (a control task)"})
+    agreement = fields.Float(allow_none=True)
+    flagged = fields.Boolean()
+    flag_reason = fields.String(allow_none=True)
     created_at = fields.DateTime()
     completed_at = fields.DateTime(allow_none=True)
+
+
+class TaskListArgsSchema(PageArgsSchema):
+    flagged = fields.Boolean(load_default=None)
+    status = fields.String(load_default=None, validate=validate.OneOf(["open", "complete", "gold"]))
+    batch_id = fields.Integer(load_default=None)

@@ -29,6 +29,8 @@ from ..db import read_session, unit_of_work
 from ..errors import Conflict, NotFound
 from ..models import Assignment, Event, Project, Task, Worker, utcnow
 from ..models.base import JSONType, UTCDateTime
+from ..quality.similarity import task_agreement
+from . import quality
 from .access import Principal, ensure_view
 from .task_types import validate_answer
 
@@ -101,6 +103,17 @@ class TaskView:
     batch_id: int
     external_id: str | None
     data: dict
+    status: str = "open"
+
+
+def _pick_gold(session: Session, *, project_id: int, worker_id: int) -> TaskView | None:
+    """A control task of an active batch that this worker has not had yet (control tasks ignore overlap)."""
+    row = session.execute(text(
+        "SELECT t.id, t.batch_id, t.external_id, t.data FROM tasks t JOIN batches b ON b.id = t.batch_id "
+        "WHERE t.project_id = :p AND t.status = 'gold' AND b.status = 'active' "
+        "AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.task_id = t.id AND a.worker_id = :w) "
+        "ORDER BY t.ordinal LIMIT 1").columns(data=JSONType), {"p": project_id, "w": worker_id}).first()
+    return TaskView(row.id, row.batch_id, row.external_id, row.data, "gold") if row else None
 
 
 def _pick_task(session: Session, *, batch_ids: list[int], worker_id: int, now: datetime) -> TaskView | None:
@@ -159,15 +172,29 @@ def claim_next_task(*, principal: Principal, project_id: int, worker_id: int) ->
             {"w": worker_id, "p": project_id, "now": now}).scalars().all()
         if len(live) >= project.max_active_leases:
             return _load_lease(session, live[0], created=False)
+        standing = None
+        if quality.uses_quality_control(project):
+            standing = quality.standing(session, project_id, worker_id)
+            refused = quality.refusal(session, project, worker_id, standing)
+            if refused:
+                return NoTask(*refused)
         batch_ids = session.execute(
             text("SELECT id FROM batches WHERE project_id = :p AND status = 'active' AND completed_at IS NULL "
                  "ORDER BY priority DESC, id"), {"p": project_id}).scalars().all()
         task = _pick_task(session, batch_ids=list(batch_ids), worker_id=worker_id, now=now)
         if task is None:
             return NoTask("no_task_available", f"No open task for you in project {project_id} right now.")
+        gold = standing is not None and quality.wants_gold(project, standing)
+        if gold:
+            # A control task takes this turn; the regular task found above stays unleased (its lock
+            # ends with the transaction). Workers cannot tell the two apart in the response.
+            task = _pick_gold(session, project_id=project_id, worker_id=worker_id) or task
+            gold = task.status == "gold"
+        if standing is not None:
+            quality.record_claim(session, standing, gold=gold)
         expires = now + timedelta(seconds=project.lease_seconds)
         values = {"project_id": project_id, "batch_id": task.batch_id, "task_id": task.id, "worker_id": worker_id,
-                  "status": "leased", "leased_at": now, "expires_at": expires,
+                  "status": "leased", "leased_at": now, "expires_at": expires, "is_gold": gold,
                   "reward_amount": project.reward_amount, "reward_currency": project.reward_currency}
         # Core statements on the hot path: the ORM's unit of work costs more than the SQL here.
         new_id = session.execute(insert(_ASSIGNMENTS).values(**values).returning(_ASSIGNMENTS.c.id)).scalar_one()
@@ -207,15 +234,32 @@ _TASKS = Task.__table__
 _EVENTS = Event.__table__
 
 
+def _finish_task(session: Session, project: Project, *, task_id: int, batch_id: int, answers: int, required: int,
+                 now: datetime) -> None:
+    """A task reached its overlap: complete it, or (dynamic overlap) ask for one more answer."""
+    agreement, flag = None, None
+    if project.agreement_threshold is not None:
+        agreement = task_agreement(project.task_type, quality.task_answers(session, task_id), project.label_config)
+        if agreement is not None and agreement < project.agreement_threshold:
+            if required < project.max_overlap:
+                session.execute(update(_TASKS).where(_TASKS.c.id == task_id).values(
+                    required_overlap=_TASKS.c.required_overlap + 1, agreement=agreement))
+                return
+            flag = "no_agreement"
+    _record_completion(session, task_id=task_id, batch_id=batch_id, project_id=project.id, answers=answers,
+                       now=now, agreement=agreement, flag=flag)
+
+
 def _record_completion(session: Session, *, task_id: int, batch_id: int, project_id: int, answers: int,
-                       now: datetime) -> None:
+                       now: datetime, agreement: float | None = None, flag: str | None = None) -> None:
     """Mark a task complete and cascade to its batch and project, with their events."""
-    session.execute(update(_TASKS).where(_TASKS.c.id == task_id).values(status="complete", completed_at=now))
+    session.execute(update(_TASKS).where(_TASKS.c.id == task_id).values(
+        status="complete", completed_at=now, agreement=agreement, flagged=flag is not None, flag_reason=flag))
     session.execute(insert(_EVENTS).values(kind="task.completed", project_id=project_id, batch_id=batch_id,
                                            task_id=task_id, payload={"answers": answers}, created_at=now))
     done, total = session.execute(
         text("UPDATE batches SET completed_count = completed_count + 1 WHERE id = :b "
-             "RETURNING completed_count, task_count"), {"b": batch_id}).one()
+             "RETURNING completed_count, task_count - gold_count"), {"b": batch_id}).one()
     if done < total:
         return
     session.execute(text("UPDATE batches SET completed_at = :now WHERE id = :b").bindparams(_dt("now")),
@@ -248,7 +292,7 @@ def submit_answer(*, assignment_id: int, actor: Actor, answer: Any,
         # Every change to a task's counters happens under its row lock; take it first.
         task = session.execute(
             select(_TASKS.c.id, _TASKS.c.batch_id, _TASKS.c.external_id, _TASKS.c.data, _TASKS.c.status,
-                   _TASKS.c.answer_count, _TASKS.c.required_overlap)
+                   _TASKS.c.answer_count, _TASKS.c.required_overlap, _TASKS.c.gold)
             .where(_TASKS.c.id == assignment.task_id).with_for_update(key_share=True)).one()
         answer = validate_answer(project.task_type, project.label_config, answer, task.data)
         values = {"status": "submitted", "answer": answer, "submitted_at": now, "ended_at": now,
@@ -272,7 +316,8 @@ def submit_answer(*, assignment_id: int, actor: Actor, answer: Any,
                 text("SELECT count(*) FROM assignments WHERE task_id = :t AND status = 'leased' "
                      "AND expires_at > :now AND id <> :a").bindparams(_dt("now")),
                 {"t": task.id, "now": now, "a": assignment_id}).scalar_one()
-            if task.status != "open" or task.answer_count + others >= task.required_overlap:
+            full = task.status != "open" or task.answer_count + others >= task.required_overlap
+            if task.status != "gold" and full:
                 raise Conflict("The lease expired and the task already has all the answers it needs.",
                                code="lease_expired", details={"expired_at": current.expires_at.isoformat()})
             # A late answer the task still needs: keep it. Its slot was freed already if the lease was swept.
@@ -281,9 +326,13 @@ def submit_answer(*, assignment_id: int, actor: Actor, answer: Any,
         answers, required = session.execute(
             text("UPDATE tasks SET answer_count = answer_count + 1, leased_count = leased_count - :d "
                  "WHERE id = :t RETURNING answer_count, required_overlap"), {"d": freed_lease, "t": task.id}).one()
-        if answers >= required:
-            _record_completion(session, task_id=task.id, batch_id=task.batch_id, project_id=project.id,
-                               answers=answers, now=now)
+        if task.status == "gold":
+            values["gold_score"] = quality.score_gold_answer(session, project, worker_id=assignment.worker_id,
+                                                             answer=answer, gold=task.gold, now=now)
+            session.execute(update(_ASSIGNMENTS).where(by_id).values(gold_score=values["gold_score"], is_gold=True))
+        elif answers >= required:
+            _finish_task(session, project, task_id=task.id, batch_id=task.batch_id, answers=answers,
+                         required=required, now=now)
         for key, value in values.items():
             setattr(assignment, key, value)
         return Lease(assignment, TaskView(task.id, task.batch_id, task.external_id, task.data), project,
@@ -330,12 +379,3 @@ def expire_leases(*, limit: int = 1000) -> int:
                 total += _expire_stale_leases(session, task_id, now)
             if len(task_ids) < limit or not locked:
                 return total
-
-
-def task_answers(*, task_id: int) -> list[Assignment]:
-    """The submitted answers of a task, oldest first."""
-    with read_session() as session:
-        return list(session.scalars(
-            select(Assignment).where(Assignment.task_id == task_id, Assignment.status == "submitted")
-            .order_by(Assignment.submitted_at, Assignment.id)))
-

@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from ..db import read_session, unit_of_work
 from ..errors import NotFound
-from ..models import Batch, Project, Task
+from ..models import Assignment, Batch, Project, Task
+from ..quality.similarity import task_agreement
 from .access import Principal, ensure_manage
 from .pagination import Page, paginate
 
@@ -75,3 +76,33 @@ def get_task(*, principal: Principal, task_id: int) -> Task:
         except NotFound as exc:
             raise NotFound(f"Task {task_id} not found.") from exc
         return task
+
+
+def list_project_tasks(*, principal: Principal, project_id: int, limit: int, cursor: str | None,
+                       flagged: bool | None = None, status: str | None = None, batch_id: int | None = None) -> Page:
+    """A project's tasks, filtered (flagged for review, status, batch). Raises NotFound or Forbidden."""
+    principal.require_scope("projects:read")
+    with read_session() as session:
+        ensure_manage(principal, session.get(Project, project_id), project_id)
+        stmt = select(Task).where(Task.project_id == project_id)
+        if flagged is not None:
+            stmt = stmt.where(Task.flagged.is_(flagged))
+        if status:
+            stmt = stmt.where(Task.status == status)
+        if batch_id is not None:
+            stmt = stmt.where(Task.batch_id == batch_id)
+        return paginate(session, stmt, Task.id, limit=limit, cursor=cursor)
+
+
+def get_task_detail(*, principal: Principal, task_id: int) -> Task:
+    """A task with its submitted answers and its agreement. Raises NotFound or Forbidden."""
+    task = get_task(principal=principal, task_id=task_id)
+    with read_session() as session:
+        project = session.get(Project, task.project_id)
+        task.answers = list(session.scalars(
+            select(Assignment).where(Assignment.task_id == task_id, Assignment.status == "submitted")
+            .order_by(Assignment.submitted_at, Assignment.id)))
+    if task.agreement is None:
+        counted = [a.answer for a in task.answers if not a.flagged]
+        task.agreement = task_agreement(project.task_type, counted, project.label_config)
+    return task

@@ -88,7 +88,8 @@ def _demo_projects(principal) -> None:
                         "- *neutral*: mixed or no clear opinion",
         "task_type": "single_choice", "labels": ["positive", "negative", "neutral"],
         "overlap": 3, "batch_size": 8, "lease_seconds": 300, "status": "active",
-        "reward": {"amount": 5, "currency": "USD"},
+        "reward": {"amount": 5, "currency": "USD"}, "gold_ratio": 0.1, "min_gold_accuracy": 0.5,
+        "min_gold_answers": 3, "agreement_threshold": 0.6, "max_overlap": 5,
     })
     items = [{"external_id": ext, "data": {"text": text}, **({"gold": {"choice": gold}} if gold else {})}
              for ext, text, gold in REVIEWS]

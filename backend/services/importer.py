@@ -148,7 +148,7 @@ def _copy_direct(session: Session, project: Project, dataset: Dataset, checker: 
 
     base, frac = divmod(project.overlap_centi, 100)
     pid = project.id
-    fixed = f"\t0\topen\t{now.isoformat()}\n"
+    stamp = f"\t{now.isoformat()}\n"
     with raw.cursor() as cursor:
         rows_iter = iter(rows)
         exhausted = False
@@ -165,7 +165,8 @@ def _copy_direct(session: Session, project: Project, dataset: Dataset, checker: 
                         required = base + ((ordinal + 1) * frac) // 100 - (ordinal * frac) // 100
                         lines.append(
                             f"{pid}\t{batch_ids[count // size]}\t{ordinal}\t{_copy_field(external_id)}\t"
-                            f"{_copy_json(data)}\t{_copy_json(gold)}\t{required}{fixed}")
+                            f"{_copy_json(data)}\t{_copy_json(gold)}\t{required}\t0\t"
+                            f"{'open' if gold is None else 'gold'}{stamp}")
                         count += 1
                         if len(lines) == 2000:
                             copy.write("".join(lines))
@@ -265,7 +266,8 @@ _INSERT_TASKS = text(
     "INSERT INTO tasks (project_id, batch_id, ordinal, external_id, data, gold, required_overlap,"
     " answer_count, status, created_at)"
     " SELECT :p, b.id, r.ordinal, r.external_id, r.data, r.gold,"
-    "  :base + ((r.ordinal + 1) * :frac) / 100 - (r.ordinal * :frac) / 100, 0, 'open', :now"
+    "  :base + ((r.ordinal + 1) * :frac) / 100 - (r.ordinal * :frac) / 100, 0,"
+    "  CASE WHEN r.gold IS NULL THEN 'open' ELSE 'gold' END, :now"
     " FROM (SELECT external_id, data, gold, :o0 + row_number() OVER (ORDER BY seq) - 1 AS ordinal,"
     "        row_number() OVER (ORDER BY seq) - 1 AS idx FROM import_staging) r"
     " JOIN batches b ON b.project_id = :p AND b.number = :first + r.idx / :bs"
@@ -328,7 +330,17 @@ def import_rows(session: Session, dataset: Dataset, open_rows: RowSource, *, fro
     if session.get_bind().dialect.name == "postgresql" and dataset.tasks_created >= ANALYZE_AFTER_ROWS:
         # Fresh statistics now, not when autovacuum gets round to it: the claim query's plan depends on them.
         session.execute(text("ANALYZE tasks"))
+    _count_gold(session, dataset)
     dataset.status = "ready"
     dataset.finished_at = utcnow()
     progress(1.0)
     return dataset
+
+
+def _count_gold(session: Session, dataset: Dataset) -> None:
+    """Record each batch's control tasks; a batch of nothing but control tasks is complete at once."""
+    session.execute(text(
+        "UPDATE batches SET gold_count = (SELECT count(*) FROM tasks t WHERE t.batch_id = batches.id "
+        "AND t.status = 'gold') WHERE dataset_id = :d"), {"d": dataset.id})
+    session.execute(text("UPDATE batches SET completed_at = :now WHERE dataset_id = :d AND task_count = gold_count")
+                    .bindparams(bindparam("now", type_=UTCDateTime())), {"d": dataset.id, "now": utcnow()})

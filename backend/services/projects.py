@@ -44,9 +44,12 @@ def _apply_settings(project: Project, fields: dict[str, Any], *, creating: bool)
         task_type = fields.get("task_type", project.task_type)
         project.task_type = task_type
         project.label_config = normalise_label_config(task_type, merged)
-    for key in ("name", "instructions", "lease_seconds", "batch_size", "status", "max_active_leases"):
+    for key in ("name", "instructions", "lease_seconds", "batch_size", "status", "max_active_leases",
+                "gold_ratio", "min_gold_accuracy", "min_gold_answers", "rating_tolerance", "agreement_threshold"):
         if key in fields:
             setattr(project, key, fields[key])
+    if "qualification" in fields:
+        project.qualification = _check_qualification(fields["qualification"], project.organization_id)
     if "overlap" in fields:
         centi = overlap_to_centi(fields["overlap"])
         overlap_changed = centi != project.overlap_centi
@@ -66,6 +69,24 @@ def _apply_settings(project: Project, fields: dict[str, Any], *, creating: bool)
     return overlap_changed
 
 
+def _check_qualification(rules: dict | None, organization_id: int) -> dict | None:
+    """Keep the non-empty rules; named gold projects must be the organization's own."""
+    if not rules:
+        return None
+    rules = {k: v for k, v in rules.items() if v not in (None, [])}
+    projects = rules.get("gold_projects") or []
+    if projects:
+        with read_session() as session:
+            own = set(session.scalars(select(Project.id).where(Project.id.in_(projects),
+                                                               Project.organization_id == organization_id)))
+        unknown = sorted(set(projects) - own)
+        if unknown:
+            raise _field_error("qualification.gold_projects", f"unknown projects {unknown}")
+    if rules.get("min_gold_accuracy") is not None and not projects:
+        raise _field_error("qualification.gold_projects", "name the projects whose gold accuracy counts")
+    return rules or None
+
+
 def create_project(*, principal: Principal, fields: dict[str, Any]) -> Project:
     """Create a project in the caller's organization. Raises ValidationError or Forbidden."""
     principal.require_scope("projects:write")
@@ -76,7 +97,8 @@ def create_project(*, principal: Principal, fields: dict[str, Any]) -> Project:
         raise Forbidden("Only an organization's managers create projects.")
     project = Project(organization_id=organization_id, overlap_centi=100, max_overlap=0,
                       lease_seconds=600, batch_size=500, status="draft", instructions="",
-                      max_active_leases=1, reward_amount=0, reward_currency="USD")
+                      max_active_leases=1, reward_amount=0, reward_currency="USD", gold_ratio=0.0,
+                      min_gold_answers=10, rating_tolerance=0)
     _apply_settings(project, fields, creating=True)
     with unit_of_work() as session:
         session.add(project)

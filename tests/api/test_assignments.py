@@ -51,8 +51,8 @@ def submit(client, assignment_id, answer, **kwargs):
 
 
 def test_claim_gives_a_task_with_what_a_labeling_client_needs(project_factory, fill, workers):
-    project = project_factory(labels=["pos", "neg"], instructions="Be careful.", lease_seconds=60)
-    fill(project, items=[{"text": "great", "gold": {"choice": "pos"}}])
+    project = project_factory(labels=["pos", "neg"], instructions="Be careful.", lease_seconds=60, gold_ratio=1.0)
+    fill(project, items=[{"text": "great", "gold": {"choice": "pos"}}, {"text": "fine"}])
     (ann,) = workers(1)
     response = claim(ann, project.id)
     assert response.status_code == 201

@@ -1,0 +1,202 @@
+"""Agreement reports: how far annotators agree, per project, batch, label, day and worker.
+
+Computing them reads every answer of a project, so a background job does it and
+stores the result with the time it was computed; reading a report is one row.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, select, text
+
+from ..db import read_session, unit_of_work
+from ..models import AgreementReport, Assignment, JobRecord, Project, WorkerQuality, utcnow
+from ..quality import agreement as metrics
+from ..quality.similarity import task_agreement
+from .access import Principal, ensure_manage
+
+# Below this many answers a missing report is computed in the request itself.
+INLINE_ANSWERS = 20_000
+BOOTSTRAP_SAMPLES = 200
+TOP_WORKERS = 10
+CATEGORICAL = {"single_choice", "rating"}
+
+
+def _answers(session, project_id: int) -> list[tuple]:
+    return session.execute(text(
+        "SELECT task_id, worker_id, batch_id, answer, submitted_at FROM assignments "
+        "WHERE project_id = :p AND status = 'submitted' AND NOT flagged AND NOT is_gold ORDER BY task_id, id")
+        .columns(answer=Assignment.__table__.c.answer.type, submitted_at=Assignment.__table__.c.submitted_at.type),
+        {"p": project_id}).all()
+
+
+def _clean(value: float | None) -> float | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else round(float(value), 6)
+
+
+def _categorical_figures(task: np.ndarray, value: np.ndarray, level: str, ci: bool) -> dict[str, Any]:
+    figures: dict[str, Any] = {"answers": int(len(task)), "tasks": int(len(np.unique(task)))}
+    if len(task) == 0:
+        return figures
+    alpha = metrics.krippendorff_alpha(task, value, level=level)
+    interval = (metrics.bootstrap_ci(task, value, statistic="alpha", level=level, n_boot=BOOTSTRAP_SAMPLES)
+                if ci and not math.isnan(alpha) else (None, None))
+    figures["alpha"] = {"value": _clean(alpha), "level": level, "ci95": [_clean(interval[0]), _clean(interval[1])]}
+    if level == "nominal":
+        kappa = metrics.fleiss_kappa(task, value)
+        figures["fleiss_kappa"] = {"value": _clean(kappa.value), "reason": kappa.reason}
+    figures["percent_agreement"] = _clean(metrics.percent_agreement(task, value))
+    return figures
+
+
+def _encode(project: Project, rows: list[tuple]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """task, worker, batch and value arrays for the categorical task types."""
+    task = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    worker = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
+    batch = np.fromiter((r[2] for r in rows), dtype=np.int64, count=len(rows))
+    if project.task_type == "single_choice":
+        index = {label: i for i, label in enumerate(project.labels)}
+        value = np.fromiter((index[r[3]["choice"]] for r in rows), dtype=np.int64, count=len(rows))
+    else:
+        value = np.fromiter((r[3]["value"] for r in rows), dtype=np.float64, count=len(rows))
+    return task, worker, batch, value
+
+
+def compute_report(*, project_id: int, job_id: str | None = None) -> dict[str, Any]:
+    """Compute and store a project's agreement report (the background job's work)."""
+    now = utcnow()
+    with read_session() as session:
+        project = session.get(Project, project_id)
+        rows = _answers(session, project_id)
+        gold = dict(session.execute(
+            select(WorkerQuality.worker_id, WorkerQuality.gold_score / WorkerQuality.gold_answers)
+            .where(WorkerQuality.project_id == project_id, WorkerQuality.gold_answers > 0)).all())
+    report: dict[str, Any] = {"task_type": project.task_type, "answers": len(rows)}
+    if project.task_type in CATEGORICAL:
+        task, worker, batch, value = _encode(project, rows)
+        levels = ["nominal"] if project.task_type == "single_choice" else ["interval", "ordinal"]
+        report["project"] = _categorical_figures(task, value, levels[0], ci=True)
+        for extra in levels[1:]:
+            report["project"][f"alpha_{extra}"] = _clean(metrics.krippendorff_alpha(task, value, level=extra)) \
+                if len(task) else None
+        report["batches"] = [{"batch_id": int(b), **_categorical_figures(task[batch == b], value[batch == b],
+                                                                         levels[0], ci=False)}
+                             for b in np.unique(batch)]
+        report["labels"] = _per_label(project, task, value)
+        report["daily"] = _daily(rows, task, value, levels[0])
+        report["workers"], report["pairwise_kappa"] = _workers(task, worker, value, gold)
+    else:
+        report.update(_similarity_report(project, rows, gold))
+    with unit_of_work() as session:
+        stored = session.get(AgreementReport, project_id)
+        if stored is None:
+            stored = AgreementReport(project_id=project_id)
+            session.add(stored)
+        stored.report, stored.answers_counted, stored.computed_at, stored.job_id = report, len(rows), now, job_id
+    return {"project_id": project_id, "answers": len(rows), "computed_at": now.isoformat()}
+
+
+def _per_label(project: Project, task: np.ndarray, value: np.ndarray) -> list[dict[str, Any]]:
+    if project.task_type != "single_choice" or len(task) == 0:
+        return []
+    out = []
+    for i, label in enumerate(project.labels):
+        # One label against the rest: how reliably annotators tell this label apart.
+        binary = (value == i).astype(np.int64)
+        out.append({"label": label, "share": _clean(binary.mean()),
+                    "alpha": _clean(metrics.krippendorff_alpha(task, binary, level="nominal"))})
+    return out
+
+
+def _daily(rows: list[tuple], task: np.ndarray, value: np.ndarray, level: str) -> list[dict[str, Any]]:
+    """Figures per day; a task belongs to the day its last answer came in."""
+    if not rows:
+        return []
+    last: dict[int, str] = {}
+    for task_id, row in zip(task.tolist(), rows, strict=True):
+        day = row[4].date().isoformat()
+        if day > last.get(task_id, ""):
+            last[task_id] = day
+    task_day = np.array([last[t] for t in task.tolist()])
+    return [{"date": day, **_categorical_figures(task[task_day == day], value[task_day == day], level, ci=False)}
+            for day in sorted(set(last.values()))]
+
+
+def _workers(task, worker, value, gold: dict[int, float]) -> tuple[list[dict], dict[str, Any]]:
+    if len(task) == 0:
+        return [], {"workers": [], "matrix": []}
+    ids, agreement, counted = metrics.worker_agreement(task, worker, value)
+    answers = dict(zip(*np.unique(worker, return_counts=True), strict=True))
+    rows = [{"worker_id": int(w), "answers": int(answers[w]), "agreement_with_others": _clean(a),
+             "answers_compared": int(n), "gold_accuracy": _clean(gold.get(int(w))),
+             "agreement_with_consensus": None}
+            for w, a, n in zip(ids, agreement, counted, strict=True)]
+    rows.sort(key=lambda r: -r["answers"])
+    top = [r["worker_id"] for r in rows[:TOP_WORKERS]]
+    matrix = metrics.pairwise_cohen_kappa(task, worker, value, np.array(top, dtype=np.int64)) if top else []
+    return rows, {"workers": top, "matrix": [[_clean(x) for x in row] for row in np.asarray(matrix).tolist()]}
+
+
+def _similarity_report(project: Project, rows: list[tuple], gold: dict[int, float]) -> dict[str, Any]:
+    """Types without categories: the mean of each task's natural similarity between answers."""
+    by_task: dict[int, list] = defaultdict(list)
+    batch_of: dict[int, int] = {}
+    for task_id, worker_id, batch_id, answer, _at in rows:
+        by_task[task_id].append((worker_id, answer))
+        batch_of[task_id] = batch_id
+    per_task = {t: task_agreement(project.task_type, [a for _w, a in answers], project.label_config)
+                for t, answers in by_task.items()}
+    scored = {t: s for t, s in per_task.items() if s is not None}
+
+    def mean(values):
+        values = list(values)
+        return _clean(sum(values) / len(values)) if values else None
+
+    batches = defaultdict(list)
+    for t, s in scored.items():
+        batches[batch_of[t]].append(s)
+    workers = defaultdict(list)
+    for t, answers in by_task.items():
+        if t in scored:
+            for worker_id, _answer in answers:
+                workers[worker_id].append(scored[t])
+    return {
+        "project": {"answers": len(rows), "tasks": len(by_task), "mean_task_agreement": mean(scored.values()),
+                    "alpha": None, "note": f"{project.task_type}: agreement is the mean pairwise similarity"},
+        "batches": [{"batch_id": b, "mean_task_agreement": mean(v), "tasks": len(v)}
+                    for b, v in sorted(batches.items())],
+        "labels": [], "daily": [],
+        "workers": [{"worker_id": w, "answers": len(v), "agreement_with_others": mean(v),
+                     "gold_accuracy": _clean(gold.get(w)), "agreement_with_consensus": None}
+                    for w, v in sorted(workers.items(), key=lambda kv: -len(kv[1]))],
+        "pairwise_kappa": {"workers": [], "matrix": []},
+    }
+
+
+def report_state(*, principal: Principal, project_id: int) -> dict[str, Any]:
+    """The stored report and whether newer answers exist. Raises NotFound or Forbidden."""
+    principal.require_scope("results:read")
+    with read_session() as session:
+        project = ensure_manage(principal, session.get(Project, project_id), project_id)
+        stored = session.get(AgreementReport, project_id)
+        latest = session.scalar(select(func.max(Assignment.submitted_at)).where(Assignment.project_id == project_id))
+        running = None
+        if stored is None or (latest is not None and latest > stored.computed_at):
+            running = session.scalar(select(JobRecord).where(
+                JobRecord.project_id == project_id, JobRecord.kind == "compute_agreement",
+                JobRecord.status.in_(("queued", "started"))).order_by(JobRecord.created_at.desc()).limit(1))
+            small = stored is None and (session.scalar(select(func.count()).select_from(Assignment).where(
+                Assignment.project_id == project_id, Assignment.submitted_at.is_not(None))) or 0) <= INLINE_ANSWERS
+        else:
+            small = False
+    stale = stored is None or (latest is not None and latest > stored.computed_at)
+    return {"project": project, "stored": stored, "stale": stale, "running": running, "small": small}
+
+
+def as_of(stored: AgreementReport | None) -> datetime | None:
+    return stored.computed_at if stored else None

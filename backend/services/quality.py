@@ -1,0 +1,141 @@
+"""Quality control on the claim and submit paths: gold tasks, suspension, qualification.
+
+Everything here runs inside the caller's transaction (the claim or the submit),
+after the worker's or the task's row lock has been taken.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.orm import Session
+
+from ..models import Assignment, AuditRecord, Event, Project, Worker, WorkerGroupMember, WorkerQuality
+from ..quality.similarity import gold_score
+
+QUALIFICATION_KEYS = ("min_gold_accuracy", "gold_projects", "worker_groups", "vendor_organizations")
+_ASSIGNMENTS = Assignment.__table__
+
+
+def uses_quality_control(project: Project) -> bool:
+    """Whether claims in this project need the worker's standing (a cheap check first)."""
+    return bool(project.gold_ratio) or project.min_gold_accuracy is not None or bool(project.qualification)
+
+
+def standing(session: Session, project_id: int, worker_id: int) -> WorkerQuality:
+    """The worker's quality row in the project, created on first use."""
+    row = session.scalar(select(WorkerQuality).where(WorkerQuality.worker_id == worker_id,
+                                                     WorkerQuality.project_id == project_id))
+    if row is None:
+        row = WorkerQuality(worker_id=worker_id, project_id=project_id, claims=0, gold_claims=0, gold_answers=0,
+                            gold_score=0.0)
+        session.add(row)
+        session.flush()
+    return row
+
+
+def refusal(session: Session, project: Project, worker_id: int, row: WorkerQuality) -> tuple[str, str] | None:
+    """(reason, message) when the worker may not work on the project now; None when it may."""
+    if row.suspended_at is not None:
+        return "suspended", row.suspension_reason or "You are suspended from this project."
+    rules = project.qualification or {}
+    if not rules:
+        return None
+    worker = session.get(Worker, worker_id)
+    vendors = rules.get("vendor_organizations")
+    if vendors and worker.organization_id not in vendors:
+        return "not_qualified", "This project is open to named vendor organizations only."
+    groups = rules.get("worker_groups")
+    if groups:
+        member = session.scalar(select(WorkerGroupMember.id).where(
+            WorkerGroupMember.organization_id == project.organization_id,
+            WorkerGroupMember.group_name.in_(groups), WorkerGroupMember.worker_id == worker_id).limit(1))
+        if member is None:
+            return "not_qualified", f"This project is open to the groups {', '.join(groups)} only."
+    minimum = rules.get("min_gold_accuracy")
+    if minimum is not None:
+        projects = rules.get("gold_projects") or []
+        answers, score = session.execute(
+            select(func.coalesce(func.sum(WorkerQuality.gold_answers), 0),
+                   func.coalesce(func.sum(WorkerQuality.gold_score), 0.0))
+            .where(WorkerQuality.worker_id == worker_id, WorkerQuality.project_id.in_(projects))).one()
+        if not answers or score / answers < minimum:
+            return "not_qualified", (f"This project needs a gold accuracy of {minimum:.0%} on earlier projects "
+                                     f"(yours: {score / answers:.0%})." if answers else
+                                     "This project needs gold accuracy earned on earlier projects.")
+    return None
+
+
+def wants_gold(project: Project, row: WorkerQuality) -> bool:
+    """Serve a control task when the worker's share of them is below the project's gold ratio."""
+    return bool(project.gold_ratio) and row.gold_claims < project.gold_ratio * (row.claims + 1)
+
+
+def record_claim(session: Session, row: WorkerQuality, *, gold: bool) -> None:
+    session.execute(update(WorkerQuality).where(WorkerQuality.id == row.id).values(
+        claims=WorkerQuality.claims + 1, gold_claims=WorkerQuality.gold_claims + (1 if gold else 0)))
+
+
+def score_gold_answer(session: Session, project: Project, *, worker_id: int, answer: dict, gold: dict,
+                      now: datetime) -> float:
+    """Score a control answer, update the worker's accuracy and apply the suspension rule."""
+    score = gold_score(project.task_type, answer, gold, project.label_config,
+                       rating_tolerance=project.rating_tolerance)
+    row = session.scalar(select(WorkerQuality).where(WorkerQuality.worker_id == worker_id,
+                                                     WorkerQuality.project_id == project.id)
+                         .with_for_update(key_share=True))
+    if row is None:
+        row = standing(session, project.id, worker_id)
+    row.gold_answers += 1
+    row.gold_score += score
+    if (project.min_gold_accuracy is not None and row.suspended_at is None
+            and row.gold_answers >= project.min_gold_answers and row.gold_accuracy < project.min_gold_accuracy):
+        _suspend(session, project, row, now)
+    return score
+
+
+def _suspend(session: Session, project: Project, row: WorkerQuality, now: datetime) -> None:
+    accuracy = row.gold_accuracy
+    row.suspended_at = now
+    row.suspension_reason = (f"Gold accuracy {accuracy:.0%} over {row.gold_answers} control tasks is below "
+                             f"the project's minimum of {project.min_gold_accuracy:.0%}.")
+    session.execute(update(_ASSIGNMENTS).where(
+        _ASSIGNMENTS.c.project_id == project.id, _ASSIGNMENTS.c.worker_id == row.worker_id,
+        _ASSIGNMENTS.c.status == "submitted").values(flagged=True))
+    details = {"gold_accuracy": accuracy, "gold_answers": row.gold_answers,
+               "min_gold_accuracy": project.min_gold_accuracy}
+    session.add(AuditRecord(kind="worker.suspended", organization_id=project.organization_id,
+                            project_id=project.id, worker_id=row.worker_id, actor="system:gold-rule",
+                            details=details, created_at=now))
+    session.execute(insert(Event.__table__).values(kind="worker.suspended", project_id=project.id,
+                                                   payload={"worker_id": row.worker_id, **details}, created_at=now))
+
+
+def lift(session: Session, project: Project, *, worker_id: int, actor: str, now: datetime) -> WorkerQuality | None:
+    """Lift a suspension: the worker starts afresh on gold, its answers count again."""
+    row = session.scalar(select(WorkerQuality).where(WorkerQuality.worker_id == worker_id,
+                                                     WorkerQuality.project_id == project.id)
+                         .with_for_update(key_share=True))
+    if row is None or row.suspended_at is None:
+        return row
+    details = {"gold_accuracy": row.gold_accuracy, "gold_answers": row.gold_answers,
+               "suspended_at": row.suspended_at.isoformat()}
+    row.suspended_at = None
+    row.suspension_reason = None
+    row.gold_answers, row.gold_score = 0, 0.0
+    session.execute(update(_ASSIGNMENTS).where(
+        _ASSIGNMENTS.c.project_id == project.id, _ASSIGNMENTS.c.worker_id == worker_id).values(flagged=False))
+    session.add(AuditRecord(kind="worker.suspension_lifted", organization_id=project.organization_id,
+                            project_id=project.id, worker_id=worker_id, actor=actor, details=details,
+                            created_at=now))
+    return row
+
+
+def task_answers(session: Session, task_id: int) -> list[dict[str, Any]]:
+    """Answers that count for a task: submitted, and not from a suspended worker."""
+    return list(session.execute(text(
+        "SELECT answer FROM assignments WHERE task_id = :t AND status = 'submitted' AND NOT flagged "
+        "ORDER BY id").columns(answer=_ASSIGNMENTS.c.answer.type), {"t": task_id}).scalars())
+

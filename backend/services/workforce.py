@@ -1,0 +1,70 @@
+"""Managers' view of the workforce: standing per project, suspensions, worker groups."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+
+from ..db import read_session, unit_of_work
+from ..errors import NotFound, ValidationError
+from ..models import Project, Worker, WorkerGroupMember, WorkerQuality, utcnow
+from . import quality
+from .access import Principal, ensure_manage
+from .pagination import Page, paginate
+
+
+def list_standings(*, principal: Principal, project_id: int, limit: int, cursor: str | None,
+                   suspended: bool | None = None) -> Page:
+    """Workers' gold results and suspensions in a project. Raises NotFound or Forbidden."""
+    principal.require_scope("projects:read")
+    with read_session() as session:
+        ensure_manage(principal, session.get(Project, project_id), project_id)
+        stmt = select(WorkerQuality).where(WorkerQuality.project_id == project_id)
+        if suspended is not None:
+            stmt = stmt.where(WorkerQuality.suspended_at.is_not(None) if suspended
+                              else WorkerQuality.suspended_at.is_(None))
+        return paginate(session, stmt, WorkerQuality.id, limit=limit, cursor=cursor)
+
+
+def lift_suspension(*, principal: Principal, project_id: int, worker_id: int) -> WorkerQuality:
+    """Let a suspended worker back into the project. Raises NotFound (no such standing) or Forbidden."""
+    principal.require_scope("projects:write")
+    with unit_of_work() as session:
+        project = ensure_manage(principal, session.get(Project, project_id), project_id)
+        actor = f"user:{principal.user_id}" if principal.user_id else f"token:{principal.token_id}"
+        row = quality.lift(session, project, worker_id=worker_id, actor=actor, now=utcnow())
+        if row is None:
+            raise NotFound(f"Worker {worker_id} has no standing in project {project_id}.")
+        return row
+
+
+def _group_org(principal: Principal) -> int:
+    principal.require_scope("projects:write")
+    if principal.organization_id is None:
+        raise ValidationError("Worker groups belong to an organization; this caller has none.")
+    return principal.organization_id
+
+
+def set_group(*, principal: Principal, name: str, worker_ids: list[int]) -> list[int]:
+    """Replace the members of the organization's named group. Raises ValidationError for unknown workers."""
+    organization_id = _group_org(principal)
+    wanted = sorted(set(worker_ids))
+    with unit_of_work() as session:
+        known = set(session.scalars(select(Worker.id).where(Worker.id.in_(wanted))))
+        missing = [w for w in wanted if w not in known]
+        if missing:
+            raise ValidationError(f"worker_ids: unknown workers {missing[:10]}",
+                                  details={"fields": {"worker_ids": [f"unknown: {missing[:10]}"]}})
+        session.execute(delete(WorkerGroupMember).where(WorkerGroupMember.organization_id == organization_id,
+                                                        WorkerGroupMember.group_name == name))
+        session.add_all(WorkerGroupMember(organization_id=organization_id, group_name=name, worker_id=w)
+                        for w in wanted)
+    return wanted
+
+
+def get_group(*, principal: Principal, name: str) -> list[int]:
+    """The members of one of the organization's groups (empty when it has none)."""
+    organization_id = _group_org(principal)
+    with read_session() as session:
+        return list(session.scalars(select(WorkerGroupMember.worker_id).where(
+            WorkerGroupMember.organization_id == organization_id, WorkerGroupMember.group_name == name)
+            .order_by(WorkerGroupMember.worker_id)))
