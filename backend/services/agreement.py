@@ -17,6 +17,7 @@ from sqlalchemy import func, select, text
 from ..db import read_session, unit_of_work
 from ..models import AgreementReport, Assignment, JobRecord, Project, WorkerQuality, utcnow
 from ..quality import agreement as metrics
+from ..quality import multilabel
 from ..quality.similarity import task_agreement
 from .access import Principal, ensure_manage
 
@@ -49,7 +50,10 @@ def _categorical_figures(task: np.ndarray, value: np.ndarray, level: str, ci: bo
     figures["alpha"] = {"value": _clean(alpha), "level": level, "ci95": [_clean(interval[0]), _clean(interval[1])]}
     if level == "nominal":
         kappa = metrics.fleiss_kappa(task, value)
-        figures["fleiss_kappa"] = {"value": _clean(kappa.value), "reason": kappa.reason}
+        kappa_ci = (metrics.bootstrap_ci(task, value, statistic="fleiss", n_boot=BOOTSTRAP_SAMPLES)
+                    if ci and kappa.value is not None and not math.isnan(kappa.value) else (None, None))
+        figures["fleiss_kappa"] = {"value": _clean(kappa.value), "reason": kappa.reason,
+                                   "ci95": [_clean(kappa_ci[0]), _clean(kappa_ci[1])]}
     figures["percent_agreement"] = _clean(metrics.percent_agreement(task, value))
     return figures
 
@@ -92,6 +96,9 @@ def compute_report(*, project_id: int, job_id: str | None = None) -> dict[str, A
         report["workers"], report["pairwise_kappa"] = _workers(task, worker, value, gold)
     else:
         report.update(_similarity_report(project, rows, gold))
+        if project.task_type == "multi_choice" and rows:
+            report["project"].update(_multi_choice_figures(project, rows))
+            report["labels"] = report["project"].pop("labels")
     with unit_of_work() as session:
         stored = session.get(AgreementReport, project_id)
         if stored is None:
@@ -140,6 +147,22 @@ def _workers(task, worker, value, gold: dict[int, float]) -> tuple[list[dict], d
     top = [r["worker_id"] for r in rows[:TOP_WORKERS]]
     matrix = metrics.pairwise_cohen_kappa(task, worker, value, np.array(top, dtype=np.int64)) if top else []
     return rows, {"workers": top, "matrix": [[_clean(x) for x in row] for row in np.asarray(matrix).tolist()]}
+
+
+def _multi_choice_figures(project: Project, rows: list[tuple]) -> dict[str, Any]:
+    """Per-label alpha (each label a yes/no judgement) and set agreement (Jaccard, MASI)."""
+    labels = project.labels
+    index = {label: i for i, label in enumerate(labels)}
+    task = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    matrix = np.zeros((len(rows), len(labels)), dtype=bool)
+    for i, row in enumerate(rows):
+        for choice in row[3]["choices"]:
+            matrix[i, index[choice]] = True
+    alphas = multilabel.multi_label_alpha(task, matrix)
+    return {"mean_jaccard": _clean(multilabel.mean_jaccard(task, matrix)),
+            "mean_masi_agreement": _clean(multilabel.mean_masi_agreement(task, matrix)),
+            "labels": [{"label": label, "share": _clean(matrix[:, i].mean()), "alpha": _clean(alphas[i])}
+                       for i, label in enumerate(labels)]}
 
 
 def _similarity_report(project: Project, rows: list[tuple], gold: dict[int, float]) -> dict[str, Any]:

@@ -209,3 +209,25 @@ def test_agreement_needs_results_scope_and_tenancy(project_factory, login_as, us
     assert login_as(user_factory("annotator")).get(f"/api/v1/projects/{project.id}/agreement").status_code == 403
     reader = api_key(user=manager, scopes=["projects:read"])
     assert reader.get(f"/api/v1/projects/{project.id}/agreement").status_code == 403
+
+
+def test_agreement_for_multi_choice_and_free_text(project_factory, fill, crowd, mgr):
+    multi = project_factory(task_type="multi_choice", labels=["red", "green", "blue"], overlap=2)
+    fill(multi, [{"text": "a"}, {"text": "b"}])
+    a, b = crowd(2)
+    for worker, sets in ((a, {"a": ["red"], "b": ["green", "blue"]}), (b, {"a": ["red"], "b": ["blue"]})):
+        while (r := claim(worker, multi.id)).status_code == 201:
+            worker.post(f"/api/v1/assignments/{r.json['id']}/submit",
+                        json={"answer": {"choices": sets[r.json["task"]["data"]["text"]]}})
+    body = mgr.get(f"/api/v1/projects/{multi.id}/agreement").json
+    assert body["project"]["mean_jaccard"] == pytest.approx((1 + 0.5) / 2)
+    assert [label["label"] for label in body["labels"]] == ["red", "green", "blue"]
+
+    text = project_factory(task_type="free_text", labels=None, overlap=2)
+    fill(text, [{"text": "x"}])
+    for worker, said in ((a, "a cat"), (b, "a cat!")):
+        r = claim(worker, text.id)
+        worker.post(f"/api/v1/assignments/{r.json['id']}/submit", json={"answer": {"text": said}})
+    body = mgr.get(f"/api/v1/projects/{text.id}/agreement").json
+    assert body["project"]["mean_task_agreement"] == pytest.approx(1 - 1 / 6)
+    assert body["project"]["alpha"] is None
