@@ -1,0 +1,69 @@
+"""Pieces every export writer shares: buffered output and reading the project and row dicts."""
+
+from __future__ import annotations
+
+from typing import Any, BinaryIO
+
+import orjson
+
+# One write() per megabyte keeps syscalls and per-call overhead negligible
+# while the buffer stays small next to the rows we are streaming.
+FLUSH_BYTES = 1 << 20
+
+
+class ChunkedWriter:
+    """Collect small byte strings and hand them to the file in ~1 MiB writes.
+
+    Pieces are copied into one bytearray rather than kept in a list: orjson
+    (3.13) returns bytes objects that each hold a 4 KiB allocation, so a list
+    of a few thousand small rows would cost tens of megabytes.
+    """
+
+    __slots__ = ("_fh", "_buffer", "_limit")
+
+    def __init__(self, fh: BinaryIO, limit: int = FLUSH_BYTES) -> None:
+        self._fh = fh
+        self._buffer = bytearray()
+        self._limit = limit
+
+    def write(self, data: bytes) -> None:
+        """Buffer ``data``; flush once the buffer passes the limit."""
+        self._buffer += data
+        if len(self._buffer) >= self._limit:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write out what is buffered (the caller's file is not flushed or closed)."""
+        if self._buffer:
+            self._fh.write(self._buffer)
+            # A fresh buffer rather than clear(): a file-like sink may keep the object it was given.
+            self._buffer = bytearray()
+
+
+def dumps(value: Any) -> bytes:
+    """Compact JSON as UTF-8 bytes."""
+    return orjson.dumps(value)
+
+
+def text_field(project: dict) -> str:
+    """The data field that holds the text of a text_spans task."""
+    return project.get("text_field") or "text"
+
+
+def image_field(project: dict) -> str:
+    """The data field that holds the image URL of a bounding_boxes task."""
+    return project.get("image_field") or "image"
+
+
+def consensus_answer(row: dict) -> dict | None:
+    """The merged answer of a row, or None when the task has no consensus yet."""
+    consensus = row.get("consensus")
+    return consensus["answer"] if consensus else None
+
+
+def consensus_spans(row: dict) -> list[dict] | None:
+    """Consensus spans sorted by position, or None when the task has no consensus."""
+    answer = consensus_answer(row)
+    if answer is None:
+        return None
+    return sorted(answer.get("spans") or (), key=lambda s: (s["start"], s["end"]))

@@ -1,0 +1,84 @@
+"""CSV, one row per task, for spreadsheets.
+
+Nested values (task data, answers, structured consensus answers) are stored as
+JSON strings so that every project type has the same flat columns.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from typing import BinaryIO
+
+from ._common import ChunkedWriter, dumps
+
+CSV_COLUMNS = (
+    "task_id",
+    "external_id",
+    "batch_id",
+    "data",
+    "consensus_answer",
+    "confidence",
+    "method",
+    "agreement",
+    "answer_count",
+    "answers",
+)
+
+
+def _csv_consensus(task_type: str, answer: dict | None) -> str | int | float:
+    """The consensus as a spreadsheet reader wants it: a bare value where the type has one."""
+    if answer is None:
+        return ""
+    if task_type == "single_choice":
+        return answer["choice"]
+    if task_type == "rating":
+        return answer["value"]
+    return dumps(answer).decode()
+
+
+class _Utf8Lines:
+    """The text sink csv.writer needs, encoding each line into a ChunkedWriter.
+
+    Used instead of io.TextIOWrapper, which wants a full buffered binary file
+    and closes it when garbage-collected unless detached.
+    """
+
+    __slots__ = ("_out",)
+
+    def __init__(self, out: ChunkedWriter) -> None:
+        self._out = out
+
+    def write(self, line: str) -> None:
+        self._out.write(line.encode())
+
+
+def write_csv(rows: Iterable[dict], fh: BinaryIO, project: dict, *, tmp_dir: str | None = None) -> int:
+    """Write a header and one CSV row per task (UTF-8, RFC 4180 quoting); return the number of tasks written.
+
+    Empty cells stand for "none": no external id, no consensus, no agreement.
+    """
+    task_type = project["task_type"]
+    out = ChunkedWriter(fh)
+    writer = csv.writer(_Utf8Lines(out))
+    writer.writerow(CSV_COLUMNS)
+    count = 0
+    for row in rows:
+        consensus = row["consensus"]
+        writer.writerow(
+            (
+                row["task_id"],
+                "" if row["external_id"] is None else row["external_id"],
+                row["batch_id"],
+                dumps(row["data"]).decode(),
+                _csv_consensus(task_type, consensus["answer"] if consensus else None),
+                "" if consensus is None else consensus["confidence"],
+                "" if consensus is None else consensus["method"],
+                "" if row["agreement"] is None else row["agreement"],
+                len(row["answers"]),
+                dumps(row["answers"]).decode(),
+            )
+        )
+        count += 1
+    out.flush()
+    return count

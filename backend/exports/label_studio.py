@@ -1,0 +1,185 @@
+"""Label Studio JSON tasks: each worker answer as an annotation, the consensus as a prediction.
+
+The output is a JSON array of tasks in Label Studio's import format
+(``{"data", "meta", "annotations", "predictions"}``), streamed one task at a
+time. Results name the control tag ``label`` and the object tag ``image`` for
+bounding boxes and ``text`` otherwise; ``label_config(project)`` returns a
+labeling config with exactly those names, to create the Label Studio project.
+
+Choices the format forces:
+
+- Workers are not Label Studio users. Label Studio rejects an import whose
+  ``completed_by`` is neither a member's numeric id nor ``{"email": ...}`` of
+  a member, so annotations carry no ``completed_by`` (Label Studio assigns
+  them to the importing user) and the pseudonymous worker ids are kept, in
+  annotation order, in ``meta.annotators``.
+- Annotations are imported with ``ground_truth: false`` (Label Studio's
+  default on import is true) and ``lead_time`` = the worker's active seconds.
+- Label Studio places boxes in percent of the image size. When the task data
+  has no positive ``width`` and ``height`` the boxes cannot be converted: they
+  are left out of that task's results and ``meta.boxes_omitted`` counts them.
+- Label Studio keeps neither ``created_at`` nor the task's Concord id on
+  import; both stay readable in the file (``meta.concord_task_id``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import BinaryIO
+from xml.sax.saxutils import quoteattr
+
+from ._common import ChunkedWriter, dumps, image_field, text_field
+
+FROM_NAME = "label"
+
+
+def _image_size(data: dict) -> tuple[float, float] | None:
+    width, height = data.get("width"), data.get("height")
+    ok = all(isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in (width, height))
+    return (width, height) if ok else None
+
+
+def _result(task_type: str, answer: dict, data: dict, project: dict) -> tuple[list[dict], int]:
+    """Label Studio result items for one answer, and how many boxes had to be left out."""
+    if task_type == "bounding_boxes":
+        boxes = answer.get("boxes") or []
+        size = _image_size(data)
+        if size is None:
+            return [], len(boxes)
+        width, height = size
+        return [
+            {
+                "type": "rectanglelabels",
+                "from_name": FROM_NAME,
+                "to_name": "image",
+                "original_width": width,
+                "original_height": height,
+                "image_rotation": 0,
+                "value": {
+                    "x": box["x"] * 100.0 / width,
+                    "y": box["y"] * 100.0 / height,
+                    "width": box["width"] * 100.0 / width,
+                    "height": box["height"] * 100.0 / height,
+                    "rotation": 0,
+                    "rectanglelabels": [box["label"]],
+                },
+            }
+            for box in boxes
+        ], 0
+    if task_type == "text_spans":
+        text = data.get(text_field(project)) or ""
+        return [
+            {
+                "type": "labels",
+                "from_name": FROM_NAME,
+                "to_name": "text",
+                "value": {
+                    "start": s["start"],
+                    "end": s["end"],
+                    "text": text[s["start"] : s["end"]],
+                    "labels": [s["label"]],
+                },
+            }
+            for s in answer.get("spans") or []
+        ], 0
+    if task_type == "single_choice":
+        value, kind = {"choices": [answer["choice"]]}, "choices"
+    elif task_type == "multi_choice":
+        value, kind = {"choices": list(answer["choices"])}, "choices"
+    elif task_type == "rating":
+        value, kind = {"rating": answer["value"]}, "rating"
+    elif task_type == "free_text":
+        value, kind = {"text": [answer["text"]]}, "textarea"
+    else:
+        raise ValueError(f"Label Studio export does not know task type {task_type!r}")
+    return [{"type": kind, "from_name": FROM_NAME, "to_name": "text", "value": value}], 0
+
+
+def _task(row: dict, project: dict) -> dict:
+    task_type = project["task_type"]
+    data = row["data"]
+    omitted = 0
+    annotations = []
+    for answer in row["answers"]:
+        result, skipped = _result(task_type, answer["answer"], data, project)
+        omitted += skipped
+        annotation = {
+            "result": result,
+            "created_at": answer["submitted_at"],
+            "ground_truth": False,
+            "was_cancelled": False,
+        }
+        if answer.get("active_seconds") is not None:
+            annotation["lead_time"] = answer["active_seconds"]
+        annotations.append(annotation)
+    predictions = []
+    consensus = row["consensus"]
+    if consensus is not None:
+        result, skipped = _result(task_type, consensus["answer"], data, project)
+        omitted += skipped
+        predictions.append(
+            {
+                "result": result,
+                "score": consensus["confidence"],
+                "model_version": f"concord-consensus-{consensus['method']}",
+            }
+        )
+    meta = {
+        "concord_task_id": row["task_id"],
+        "external_id": row["external_id"],
+        "batch_id": row["batch_id"],
+        "agreement": row["agreement"],
+        "annotators": [answer["worker"] for answer in row["answers"]],
+    }
+    if omitted:
+        meta["boxes_omitted"] = omitted
+    return {"data": data, "meta": meta, "annotations": annotations, "predictions": predictions}
+
+
+def write_label_studio(rows: Iterable[dict], fh: BinaryIO, project: dict, *, tmp_dir: str | None = None) -> int:
+    """Write a Label Studio JSON array of tasks; return the number of tasks written.
+
+    Raises ``ValueError`` for a task type Label Studio export does not know.
+    """
+    out = ChunkedWriter(fh)
+    out.write(b"[")
+    count = 0
+    for row in rows:
+        if count:
+            out.write(b",\n")
+        out.write(dumps(_task(row, project)))
+        count += 1
+    out.write(b"]\n")
+    out.flush()
+    return count
+
+
+def label_config(project: dict) -> str:
+    """A Label Studio labeling config (XML) whose tag names match the results of this export.
+
+    The object tag shows the project's image field (bounding_boxes) or text
+    field, which for choice, rating and free-text projects is ``text`` unless
+    the project names another: edit its ``value`` if the task data differs.
+    Label Studio ratings run from 1 to ``maxRating`` (the project's max).
+    """
+    task_type = project["task_type"]
+    labels = project.get("labels") or []
+    if task_type == "bounding_boxes":
+        obj = f'<Image name="image" value={quoteattr("$" + image_field(project))}/>'
+        control_tag, item_tag, attrs = "RectangleLabels", "Label", ' toName="image"'
+    else:
+        obj = f'<Text name="text" value={quoteattr("$" + text_field(project))}/>'
+        attrs = ' toName="text"'
+        if task_type == "text_spans":
+            control_tag, item_tag = "Labels", "Label"
+        elif task_type in ("single_choice", "multi_choice"):
+            control_tag, item_tag = "Choices", "Choice"
+            attrs += ' choice="single"' if task_type == "single_choice" else ' choice="multiple"'
+        elif task_type == "rating":
+            return f'<View>{obj}<Rating name="{FROM_NAME}"{attrs} maxRating="{int(project.get("max") or 5)}"/></View>'
+        elif task_type == "free_text":
+            return f'<View>{obj}<TextArea name="{FROM_NAME}"{attrs}/></View>'
+        else:
+            raise ValueError(f"Label Studio export does not know task type {task_type!r}")
+    items = "".join(f"<{item_tag} value={quoteattr(label)}/>" for label in labels)
+    return f'<View>{obj}<{control_tag} name="{FROM_NAME}"{attrs}>{items}</{control_tag}></View>'
