@@ -82,6 +82,14 @@ class Settings:
         return Path(self.extra.get("upload_dir") or self.var_dir / "uploads")
 
     @property
+    def export_dir(self) -> Path:
+        return Path(self.extra.get("export_dir") or self.var_dir / "exports")
+
+    @property
+    def export_ttl_hours(self) -> int:
+        return int(self.extra.get("export_ttl_hours") or 168)
+
+    @property
     def production(self) -> bool:
         return self.env == "production"
 
@@ -100,6 +108,9 @@ class Settings:
         extra = {}
         if env.get("CONCORD_UPLOAD_DIR"):
             extra["upload_dir"] = env["CONCORD_UPLOAD_DIR"]
+        if env.get("CONCORD_EXPORT_DIR"):
+            extra["export_dir"] = env["CONCORD_EXPORT_DIR"]
+        extra["export_ttl_hours"] = _int(env, "CONCORD_EXPORT_TTL_HOURS", 168)
         return cls(
             env=concord_env,
             var_dir=var_dir,

@@ -30,6 +30,8 @@ QUEUES = ("imports", "consensus", "exports", "default")
 # schedules them with RQ's CronScheduler; on the in-process queue a timer thread does.
 PERIODIC_JOBS: tuple[tuple[str, str, int], ...] = (
     ("worker.jobs.expire_leases", "default", 15),
+    ("worker.jobs.dispatch_events", "default", 10),
+    ("worker.jobs.delete_expired_exports", "default", 600),
 )
 
 
@@ -246,7 +248,14 @@ def enqueue(func: str, *, job_id: str, queue: str = "default", retries: int = 0,
 def start_job(func: str, *, kind: str, organization_id: int | None, project_id: int | None = None,
               queue: str = "default", retries: int = 0, args: dict[str, Any] | None = None):
     """Record a job and queue it with ``args`` (the record commits first). Returns the JobRecord."""
-    job_id = new_job_id()
+    return record_and_enqueue(new_job_id(), func, kind=kind, organization_id=organization_id, project_id=project_id,
+                              queue=queue, retries=retries, args=args)
+
+
+def record_and_enqueue(job_id: str, func: str, *, kind: str, organization_id: int | None,
+                       project_id: int | None = None, queue: str = "default", retries: int = 0,
+                       args: dict[str, Any] | None = None):
+    """Like start_job, for a job id chosen beforehand (when another row refers to it)."""
     record = job_records.record_job(job_id=job_id, kind=kind, organization_id=organization_id,
                                     project_id=project_id)
     try:
@@ -256,6 +265,15 @@ def start_job(func: str, *, kind: str, organization_id: int | None, project_id: 
                                                       "details": {}})
         raise
     return record
+
+
+def run_soon(func: str) -> None:
+    """Run a periodic job now instead of at its next tick (e.g. dispatch right after a batch completes)."""
+    queue = backend()
+    if isinstance(queue, InProcessQueue):
+        queue._submit(_resolve(func))
+    else:
+        queue.queue("default").enqueue(func, job_timeout=600, result_ttl=600)
 
 
 def report_progress(job_id: str, fraction: float) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from backend import db, jobs
 from backend.config import Settings
-from backend.services import agreement, assignments, datasets
+from backend.services import agreement, assignments, consensus, datasets, events, exports
 
 
 def _ensure_database() -> None:
@@ -50,3 +50,38 @@ def compute_agreement(job_id: str, project_id: int) -> dict | None:
     """Recompute a project's agreement report. Safe to rerun: the report is replaced."""
     _ensure_database()
     return jobs.run_tracked(job_id, lambda _progress: agreement.compute_report(project_id=project_id, job_id=job_id))
+
+
+def run_consensus(job_id: str, project_id: int, method: str | None = None, batch_ids: list[int] | None = None) -> dict:
+    """Merge answers into consensus for a project or some batches. Safe to rerun: results are replaced."""
+    _ensure_database()
+    return jobs.run_tracked(job_id, lambda _progress: consensus.run_consensus(
+        project_id=project_id, method=method, batch_ids=batch_ids, job_id=job_id))
+
+
+def run_export(job_id: str, export_id: int) -> dict:
+    """Write an export file. Safe to rerun: the file is written again under a temporary name."""
+    _ensure_database()
+    settings = Settings.from_env()
+    return jobs.run_tracked(job_id, lambda progress: exports.run_export(
+        export_id=export_id, directory=settings.export_dir, salt=settings.secret_key,
+        ttl_hours=settings.export_ttl_hours, progress=progress))
+
+
+def dispatch_events() -> int:
+    """Start the follow-up work of committed events: consensus for each completed batch (periodic)."""
+    _ensure_database()
+    started = 0
+    for event, organization_id in events.undispatched():
+        jobs.start_job("worker.jobs.run_consensus", kind="consensus", organization_id=organization_id,
+                       project_id=event.project_id, queue="consensus", retries=2,
+                       args={"project_id": event.project_id, "batch_ids": [event.batch_id]})
+        events.mark_dispatched(event_id=event.id)
+        started += 1
+    return started
+
+
+def delete_expired_exports() -> int:
+    """Remove expired export files (periodic)."""
+    _ensure_database()
+    return exports.delete_expired()

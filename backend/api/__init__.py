@@ -6,13 +6,14 @@ from flask import Flask, current_app, request
 from flask_smorest import Api
 from marshmallow import ValidationError as SchemaError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from ..errors import ConcordError, PayloadTooLarge, UnsupportedMediaType
 from ..schemas.common import ErrorSchema
-from . import assignments, auth, batches, datasets, health, jobs, projects, quality, tokens
+from . import assignments, auth, batches, datasets, health, jobs, projects, quality, results, tokens
 from .errors import error_response, handle_concord_error, handle_http_exception, handle_unexpected
 
-BLUEPRINTS = (auth.bp, tokens.bp, projects.bp, datasets.bp, batches.bp, assignments.bp, quality.bp, jobs.bp)
+BLUEPRINTS = (auth.bp, tokens.bp, projects.bp, datasets.bp, batches.bp, assignments.bp, quality.bp, results.bp, jobs.bp)
 # Endpoints that also take multipart uploads.
 MULTIPART_ENDPOINTS = {"datasets.upload_dataset"}
 
@@ -37,6 +38,8 @@ def _check_body():
         limit = current_app.config["CONCORD_SETTINGS"].max_json_bytes
         if request.content_length and request.content_length > limit:
             raise PayloadTooLarge(f"JSON bodies are limited to {limit} bytes; upload a file instead.")
+        # Also bounds chunked bodies, which carry no Content-Length.
+        request.max_content_length = limit
         return None
     if request.mimetype.startswith("multipart/form-data") and request.endpoint in MULTIPART_ENDPOINTS:
         return None
@@ -44,7 +47,20 @@ def _check_body():
         f"Content-Type {request.mimetype or 'none'} is not accepted here; send application/json.")
 
 
+class BoundedIntConverter(IntegerConverter):
+    """Path ids beyond a 64-bit integer cannot exist: they are 404s, not database errors."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(url_map, *args, **kwargs)
+
+
+def _out_of_range(_exc: OverflowError):
+    return error_response(422, "validation_error", "A number in the request is out of range.", {})
+
+
 def register_api(app: Flask) -> Api:
+    app.url_map.converters["int"] = BoundedIntConverter
     api = ConcordApi(app, spec_kwargs={
         "info": {"description": "Concord: distribute labeling tasks with overlap, measure agreement, pay fairly."},
     })
@@ -59,5 +75,6 @@ def register_api(app: Flask) -> Api:
         SchemaError, lambda exc: error_response(422, "validation_error", "Validation failed.",
                                                 {"fields": exc.messages_dict}))
     app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(OverflowError, _out_of_range)
     app.register_error_handler(Exception, handle_unexpected)
     return api

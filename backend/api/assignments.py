@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Response, request
 
+from .. import jobs
 from ..errors import Forbidden
 from ..schemas.assignments import (
     AssignmentSchema,
@@ -68,8 +69,12 @@ def get_assignment(assignment_id: int):
 @errors(bp, 401, 403, 404, 409, 422)
 def submit(body, assignment_id: int):
     """Submit the answer. The same answer again returns 200; a different one is 409."""
-    return assignments.submit_answer(assignment_id=assignment_id, actor=_actor(), answer=body["answer"],
-                                     active_seconds=body["active_seconds"])
+    lease = assignments.submit_answer(assignment_id=assignment_id, actor=_actor(), answer=body["answer"],
+                                      active_seconds=body["active_seconds"])
+    if lease.batch_completed:
+        # The batch's completion event is committed; start its consensus now rather than at the next tick.
+        jobs.run_soon("worker.jobs.dispatch_events")
+    return lease
 
 
 @bp.post("/assignments/<int:assignment_id>/release")

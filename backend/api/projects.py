@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..schemas.common import page_of
 from ..schemas.projects import ProjectCreateSchema, ProjectListArgsSchema, ProjectSchema, ProjectUpdateSchema
 from ..services import projects
+from ..services.access import can_manage
 from .common import api_blueprint, errors, security
 from .security import auth_required, current_principal
 
@@ -30,8 +31,23 @@ def create_project(body):
 @errors(bp, 401, 403, 422)
 def list_projects(args):
     """Projects the caller manages, or the active projects open to a worker."""
-    return projects.list_projects(principal=current_principal(), limit=args["limit"], cursor=args["cursor"],
+    principal = current_principal()
+    page = projects.list_projects(principal=principal, limit=args["limit"], cursor=args["cursor"],
                                   status=args["status"])
+    page.items = [_for(principal, p) for p in page.items]
+    return page
+
+
+# Settings that are the owner's business: how workers are checked and merged.
+PRIVATE_FIELDS = ("gold_ratio", "min_gold_accuracy", "min_gold_answers", "rating_tolerance", "agreement_threshold",
+                  "qualification", "consensus_method", "max_overlap", "batch_size")
+
+
+def _for(principal, project):
+    if can_manage(principal, project):
+        return project
+    shown = ProjectSchema().flatten(project)
+    return {k: v for k, v in shown.items() if k not in PRIVATE_FIELDS}
 
 
 @bp.get("/projects/<int:project_id>")
@@ -40,8 +56,9 @@ def list_projects(args):
 @bp.doc(security=security("projects:read"))
 @errors(bp, 401, 403, 404)
 def get_project(project_id: int):
-    """One project."""
-    return projects.get_project(principal=current_principal(), project_id=project_id)
+    """One project (workers see it without its quality-control settings)."""
+    principal = current_principal()
+    return _for(principal, projects.get_project(principal=principal, project_id=project_id))
 
 
 @bp.patch("/projects/<int:project_id>")

@@ -6,6 +6,7 @@ from flask import jsonify, make_response
 from marshmallow import Schema, fields
 
 from .. import jobs
+from ..errors import ServiceUnavailable
 from ..schemas.common import JobSchema, PageArgsSchema, page_of
 from ..schemas.quality import (
     AgreementReportSchema,
@@ -30,9 +31,12 @@ def _report(project_id: int, *, force: bool = False) -> tuple[dict, object | Non
         agreement.compute_report(project_id=project_id)
         state = agreement.report_state(principal=principal, project_id=project_id)
     elif (state["stale"] or force) and job is None:
-        job = jobs.start_job("worker.jobs.compute_agreement", kind="compute_agreement",
-                             organization_id=state["project"].organization_id, project_id=project_id,
-                             queue="consensus", args={"project_id": project_id})
+        try:
+            job = jobs.start_job("worker.jobs.compute_agreement", kind="compute_agreement",
+                                 organization_id=state["project"].organization_id, project_id=project_id,
+                                 queue="consensus", args={"project_id": project_id})
+        except Exception as exc:
+            raise ServiceUnavailable("The job queue is unreachable; the report cannot be refreshed.") from exc
     stored = state["stored"]
     status = "pending" if stored is None else ("stale" if state["stale"] else "fresh")
     body = {"status": status, "computed_at": stored.computed_at if stored else None,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Response
 
-from ..errors import Forbidden
 from ..schemas.accounts import TokenCreatedSchema, TokenCreateSchema, TokenSchema
 from ..schemas.common import PageArgsSchema, page_of
 from ..services import accounts
@@ -22,22 +21,9 @@ bp = api_blueprint("tokens", __name__, "Bearer tokens: shown once, stored hashed
 @errors(bp, 401, 403, 422)
 def create_token(body):
     """Create a personal token, or (managers) an organization key. The secret is in this response only."""
-    principal = current_principal()
-    if principal.role == "organization":
-        raise Forbidden("An organization key cannot create tokens.")
-    if body["organization"]:
-        if principal.role not in ("manager", "admin") or principal.organization_id is None:
-            raise Forbidden("Only an organization's managers create organization keys.")
-        token, secret = accounts.create_token(name=body["name"], organization_id=principal.organization_id,
-                                              scopes=body["scopes"], expires_at=body["expires_at"])
-    else:
-        scopes = body["scopes"]
-        if scopes is not None and not set(scopes) <= principal.scopes:
-            raise Forbidden("A token cannot carry scopes its creator lacks.", code="scope_not_allowed")
-        if scopes is None and principal.via == "token":
-            scopes = sorted(principal.scopes)
-        token, secret = accounts.create_token(name=body["name"], user_id=principal.user_id, scopes=scopes,
-                                              expires_at=body["expires_at"])
+    token, secret = accounts.issue_token(principal=current_principal(), name=body["name"],
+                                         organization=body["organization"], scopes=body["scopes"],
+                                         expires_at=body["expires_at"])
     token.secret = secret
     return token
 

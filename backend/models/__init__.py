@@ -6,8 +6,12 @@ from .base import Base, utcnow
 from .jobs import JobRecord
 from .projects import BATCH_STATUSES, PROJECT_STATUSES, TASK_TYPES, Batch, Dataset, Project, Task
 from .quality import AgreementReport, AuditRecord, WorkerGroupMember, WorkerQuality
+from .results import ConsensusResult, ConsensusRun, Export
 
 __all__ = [
+    "ConsensusResult",
+    "ConsensusRun",
+    "Export",
     "AgreementReport",
     "AuditRecord",
     "WorkerGroupMember",

@@ -59,6 +59,8 @@ class Project(Base):
     agreement_threshold: Mapped[float | None] = mapped_column()
     # {"min_gold_accuracy", "gold_projects", "worker_groups", "vendor_organizations"}
     qualification: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # Consensus method used when a batch completes; None: the task type's default.
+    consensus_method: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

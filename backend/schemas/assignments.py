@@ -114,4 +114,5 @@ class AnswerSchema(Schema):
 
 class TaskDetailSchema(TaskSchema):
     answers = fields.List(fields.Nested(AnswerSchema))
+    consensus = fields.Dict(allow_none=True, metadata={"description": "answer, confidence, method, answers_used"})
     leased_count = fields.Integer()

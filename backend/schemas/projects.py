@@ -48,6 +48,8 @@ class _ProjectFields(Schema):
     agreement_threshold = fields.Float(allow_none=True, validate=validate.Range(min=0, max=1), metadata={
         "description": "Dynamic overlap: below this agreement a task gets one more answer, up to max_overlap"})
     qualification = fields.Nested(QualificationSchema, allow_none=True)
+    consensus_method = fields.String(allow_none=True, metadata={
+        "description": "Method used when a batch completes; null: the task type's default"})
 
 
 class ProjectCreateSchema(_ProjectFields):
@@ -68,10 +70,13 @@ class ProjectSchema(_ProjectFields):
 
     @pre_dump
     def flatten(self, project, **_kwargs):
+        if isinstance(project, dict):  # already shaped (e.g. the view a worker gets)
+            return project
         out = {key: getattr(project, key) for key in (
             "id", "organization_id", "name", "instructions", "task_type", "max_overlap", "lease_seconds",
             "max_active_leases", "batch_size", "status", "created_at", "updated_at", "gold_ratio",
-            "min_gold_accuracy", "min_gold_answers", "rating_tolerance", "agreement_threshold", "qualification")}
+            "min_gold_accuracy", "min_gold_answers", "rating_tolerance", "agreement_threshold", "qualification",
+            "consensus_method")}
         out["overlap"] = project.overlap
         out["reward"] = {"amount": project.reward_amount, "currency": project.reward_currency}
         for key in _LABEL_FIELDS:

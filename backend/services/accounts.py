@@ -187,6 +187,39 @@ def create_token(
     return token, secret
 
 
+def issue_token(*, principal: Principal, name: str, organization: bool, scopes: list[str] | None,
+                expires_at: datetime | None) -> tuple[ApiToken, str]:
+    """Create a token on behalf of the caller, never granting more than the caller holds.
+
+    Organization keys are made by managers holding projects:write, with scopes among the
+    manager's own plus tasks:work (to route the vendor's workforce). A token made with a
+    token expires no later than it. Raises Forbidden.
+    """
+    if principal.role == "organization":
+        raise Forbidden("An organization key cannot create tokens.")
+    if principal.token_id is not None:
+        with read_session() as session:
+            parent_expiry = session.scalar(select(ApiToken.expires_at).where(ApiToken.id == principal.token_id))
+        if parent_expiry is not None and (expires_at is None or expires_at > parent_expiry):
+            expires_at = parent_expiry
+    if organization:
+        if principal.role not in ("manager", "admin") or principal.organization_id is None:
+            raise Forbidden("Only an organization's managers create organization keys.")
+        principal.require_scope("projects:write")
+        grantable = principal.scopes | {"tasks:work"}
+        if scopes is not None and not set(scopes) <= grantable:
+            raise Forbidden("A key cannot carry scopes its creator lacks.", code="scope_not_allowed",
+                            details={"fields": {"scopes": sorted(set(scopes) - grantable)}})
+        return create_token(name=name, organization_id=principal.organization_id, scopes=scopes,
+                            expires_at=expires_at)
+    if scopes is not None and not set(scopes) <= principal.scopes:
+        raise Forbidden("A token cannot carry scopes its creator lacks.", code="scope_not_allowed",
+                        details={"fields": {"scopes": sorted(set(scopes) - principal.scopes)}})
+    if scopes is None and principal.via == "token":
+        scopes = sorted(principal.scopes)
+    return create_token(name=name, user_id=principal.user_id, scopes=scopes, expires_at=expires_at)
+
+
 def resolve_token(*, secret: str) -> Principal:
     """The principal a bearer token stands for. Raises Unauthorized when unknown, revoked or expired."""
     now = utcnow()

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
 
 from ..db import read_session, unit_of_work
 from ..models import AgreementReport, Assignment, JobRecord, Project, WorkerQuality, utcnow
@@ -65,7 +66,10 @@ def _encode(project: Project, rows: list[tuple]) -> tuple[np.ndarray, np.ndarray
     batch = np.fromiter((r[2] for r in rows), dtype=np.int64, count=len(rows))
     if project.task_type == "single_choice":
         index = {label: i for i, label in enumerate(project.labels)}
-        value = np.fromiter((index[r[3]["choice"]] for r in rows), dtype=np.int64, count=len(rows))
+        value = np.fromiter((index.get(r[3]["choice"], -1) for r in rows), dtype=np.int64, count=len(rows))
+        # Answers with a label since removed from the schema are left out.
+        keep = value >= 0
+        task, worker, batch, value = task[keep], worker[keep], batch[keep], value[keep]
     else:
         value = np.fromiter((r[3]["value"] for r in rows), dtype=np.float64, count=len(rows))
     return task, worker, batch, value
@@ -92,20 +96,30 @@ def compute_report(*, project_id: int, job_id: str | None = None) -> dict[str, A
                                                                          levels[0], ci=False)}
                              for b in np.unique(batch)]
         report["labels"] = _per_label(project, task, value)
-        report["daily"] = _daily(rows, task, value, levels[0])
+        report["daily"] = _daily([r for r in rows if _known(project, r[3])], task, value, levels[0])
         report["workers"], report["pairwise_kappa"] = _workers(task, worker, value, gold)
     else:
         report.update(_similarity_report(project, rows, gold))
         if project.task_type == "multi_choice" and rows:
             report["project"].update(_multi_choice_figures(project, rows))
             report["labels"] = report["project"].pop("labels")
-    with unit_of_work() as session:
-        stored = session.get(AgreementReport, project_id)
-        if stored is None:
-            stored = AgreementReport(project_id=project_id)
-            session.add(stored)
-        stored.report, stored.answers_counted, stored.computed_at, stored.job_id = report, len(rows), now, job_id
+    values = {"report": report, "answers_counted": len(rows), "computed_at": now, "job_id": job_id}
+    try:
+        with unit_of_work() as session:
+            stored = session.get(AgreementReport, project_id, with_for_update={"key_share": True})
+            if stored is None:
+                session.add(AgreementReport(project_id=project_id, **values))
+            elif stored.computed_at <= now:
+                for key, value in values.items():
+                    setattr(stored, key, value)
+    except IntegrityError:
+        # Another run stored its first report at the same moment; both read the same answers.
+        pass
     return {"project_id": project_id, "answers": len(rows), "computed_at": now.isoformat()}
+
+
+def _known(project: Project, answer: dict) -> bool:
+    return project.task_type != "single_choice" or answer["choice"] in project.labels
 
 
 def _per_label(project: Project, task: np.ndarray, value: np.ndarray) -> list[dict[str, Any]]:
@@ -157,7 +171,8 @@ def _multi_choice_figures(project: Project, rows: list[tuple]) -> dict[str, Any]
     matrix = np.zeros((len(rows), len(labels)), dtype=bool)
     for i, row in enumerate(rows):
         for choice in row[3]["choices"]:
-            matrix[i, index[choice]] = True
+            if choice in index:  # a label removed from the schema since
+                matrix[i, index[choice]] = True
     alphas = multilabel.multi_label_alpha(task, matrix)
     return {"mean_jaccard": _clean(multilabel.mean_jaccard(task, matrix)),
             "mean_masi_agreement": _clean(multilabel.mean_masi_agreement(task, matrix)),

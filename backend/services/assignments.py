@@ -60,6 +60,8 @@ class Lease:
     task: Task
     project: Project
     created: bool
+    # Set by a submit that completed the task's batch: its follow-up work (consensus) is due.
+    batch_completed: bool = False
 
 
 def _dt(name: str):
@@ -158,7 +160,6 @@ def claim_next_task(*, principal: Principal, project_id: int, worker_id: int) ->
     Returns the worker's live lease again when it already holds
     ``max_active_leases`` of them. Raises NotFound when the project is not visible.
     """
-    now = utcnow()
     with unit_of_work() as session:
         project = ensure_view(principal, session.get(Project, project_id), project_id)
         if project.status != "active":
@@ -166,6 +167,8 @@ def claim_next_task(*, principal: Principal, project_id: int, worker_id: int) ->
         pg = _is_pg(session)
         if pg:
             session.execute(text("SELECT id FROM workers WHERE id = :w FOR NO KEY UPDATE"), {"w": worker_id})
+        # Read the clock once the locks are held: a lease is timed from when it is really granted.
+        now = utcnow()
         live = session.execute(
             text("SELECT id FROM assignments WHERE worker_id = :w AND project_id = :p AND status = 'leased' "
                  "AND expires_at > :now ORDER BY id").bindparams(_dt("now")),
@@ -190,8 +193,6 @@ def claim_next_task(*, principal: Principal, project_id: int, worker_id: int) ->
             # ends with the transaction). Workers cannot tell the two apart in the response.
             task = _pick_gold(session, project_id=project_id, worker_id=worker_id) or task
             gold = task.status == "gold"
-        if standing is not None:
-            quality.record_claim(session, standing, gold=gold)
         expires = now + timedelta(seconds=project.lease_seconds)
         values = {"project_id": project_id, "batch_id": task.batch_id, "task_id": task.id, "worker_id": worker_id,
                   "status": "leased", "leased_at": now, "expires_at": expires, "is_gold": gold,
@@ -203,6 +204,9 @@ def claim_next_task(*, principal: Principal, project_id: int, worker_id: int) ->
                  "lease_deadline = CASE WHEN lease_deadline IS NULL OR lease_deadline > :exp "
                  "THEN :exp ELSE lease_deadline END WHERE id = :t").bindparams(_dt("exp")),
             {"t": task.id, "exp": expires})
+        if standing is not None:
+            # After the task update: locks go task, then quality row, as on the submit path.
+            quality.record_claim(session, standing, gold=gold)
         return Lease(Assignment(id=new_id, **values), task, project, created=True)
 
 
@@ -235,8 +239,11 @@ _EVENTS = Event.__table__
 
 
 def _finish_task(session: Session, project: Project, *, task_id: int, batch_id: int, answers: int, required: int,
-                 now: datetime) -> None:
-    """A task reached its overlap: complete it, or (dynamic overlap) ask for one more answer."""
+                 now: datetime) -> bool:
+    """A task reached its overlap: complete it, or (dynamic overlap) ask for one more answer.
+
+    Returns whether a batch completed.
+    """
     agreement, flag = None, None
     if project.agreement_threshold is not None:
         agreement = task_agreement(project.task_type, quality.task_answers(session, task_id), project.label_config)
@@ -244,15 +251,18 @@ def _finish_task(session: Session, project: Project, *, task_id: int, batch_id: 
             if required < project.max_overlap:
                 session.execute(update(_TASKS).where(_TASKS.c.id == task_id).values(
                     required_overlap=_TASKS.c.required_overlap + 1, agreement=agreement))
-                return
+                return False
             flag = "no_agreement"
-    _record_completion(session, task_id=task_id, batch_id=batch_id, project_id=project.id, answers=answers,
+    return _record_completion(session, task_id=task_id, batch_id=batch_id, project_id=project.id, answers=answers,
                        now=now, agreement=agreement, flag=flag)
 
 
 def _record_completion(session: Session, *, task_id: int, batch_id: int, project_id: int, answers: int,
-                       now: datetime, agreement: float | None = None, flag: str | None = None) -> None:
-    """Mark a task complete and cascade to its batch and project, with their events."""
+                       now: datetime, agreement: float | None = None, flag: str | None = None) -> bool:
+    """Mark a task complete and cascade to its batch and project, with their events.
+
+    Returns whether the task's batch completed with it.
+    """
     session.execute(update(_TASKS).where(_TASKS.c.id == task_id).values(
         status="complete", completed_at=now, agreement=agreement, flagged=flag is not None, flag_reason=flag))
     session.execute(insert(_EVENTS).values(kind="task.completed", project_id=project_id, batch_id=batch_id,
@@ -261,7 +271,7 @@ def _record_completion(session: Session, *, task_id: int, batch_id: int, project
         text("UPDATE batches SET completed_count = completed_count + 1 WHERE id = :b "
              "RETURNING completed_count, task_count - gold_count"), {"b": batch_id}).one()
     if done < total:
-        return
+        return False
     session.execute(text("UPDATE batches SET completed_at = :now WHERE id = :b").bindparams(_dt("now")),
                     {"b": batch_id, "now": now})
     session.execute(insert(_EVENTS).values(kind="batch.completed", project_id=project_id, batch_id=batch_id,
@@ -274,6 +284,7 @@ def _record_completion(session: Session, *, task_id: int, batch_id: int, project
     if open_batches == 0:
         session.execute(insert(_EVENTS).values(kind="project.completed", project_id=project_id, payload={},
                                                created_at=now))
+    return True
 
 
 def submit_answer(*, assignment_id: int, actor: Actor, answer: Any,
@@ -295,9 +306,16 @@ def submit_answer(*, assignment_id: int, actor: Actor, answer: Any,
                    _TASKS.c.answer_count, _TASKS.c.required_overlap, _TASKS.c.gold)
             .where(_TASKS.c.id == assignment.task_id).with_for_update(key_share=True)).one()
         answer = validate_answer(project.task_type, project.label_config, answer, task.data)
+        if task.status == "complete":
+            current = session.execute(select(_ASSIGNMENTS.c.status, _ASSIGNMENTS.c.expires_at).where(
+                _ASSIGNMENTS.c.id == assignment_id)).one()
+            if current.status == "leased" and current.expires_at > now:
+                # A live lease on a complete task: the overlap was lowered. The task needs no more answers.
+                raise Conflict("The task already has all the answers it needs.", code="task_complete")
         values = {"status": "submitted", "answer": answer, "submitted_at": now, "ended_at": now,
                   "active_seconds": active_seconds}
         by_id = _ASSIGNMENTS.c.id == assignment_id
+        batch_completed = False
         on_time = session.execute(update(_ASSIGNMENTS).where(
             by_id, _ASSIGNMENTS.c.status == "leased", _ASSIGNMENTS.c.expires_at > now).values(**values)).rowcount
         freed_lease = 1
@@ -331,12 +349,14 @@ def submit_answer(*, assignment_id: int, actor: Actor, answer: Any,
                                                              answer=answer, gold=task.gold, now=now)
             session.execute(update(_ASSIGNMENTS).where(by_id).values(gold_score=values["gold_score"], is_gold=True))
         elif answers >= required:
-            _finish_task(session, project, task_id=task.id, batch_id=task.batch_id, answers=answers,
+            batch_completed = _finish_task(session, project, task_id=task.id, batch_id=task.batch_id, answers=answers,
                          required=required, now=now)
         for key, value in values.items():
             setattr(assignment, key, value)
-        return Lease(assignment, TaskView(task.id, task.batch_id, task.external_id, task.data), project,
-                     created=False)
+        lease = Lease(assignment, TaskView(task.id, task.batch_id, task.external_id, task.data), project,
+                      created=False)
+        lease.batch_completed = batch_completed
+        return lease
 
 
 def release_assignment(*, assignment_id: int, actor: Actor, reason: str | None = None) -> Lease:

@@ -10,6 +10,7 @@ from ..db import read_session, unit_of_work
 from ..errors import NotFound
 from ..models import Assignment, Batch, Project, Task
 from ..quality.similarity import task_agreement
+from . import consensus
 from .access import Principal, ensure_manage
 from .pagination import Page, paginate
 
@@ -105,4 +106,5 @@ def get_task_detail(*, principal: Principal, task_id: int) -> Task:
     if task.agreement is None:
         counted = [a.answer for a in task.answers if not a.flagged]
         task.agreement = task_agreement(project.task_type, counted, project.label_config)
+    task.consensus = consensus.task_consensus(task_id=task_id)
     return task

@@ -79,8 +79,11 @@ class ItemChecker:
                 gold = validate_answer(self.task_type, self.config, gold, data, path="gold")
             except ValidationError as exc:
                 raise RowError(number, exc.message, "gold") from exc
-        return (external_id, orjson.dumps(data).decode(),
-                orjson.dumps(gold).decode() if gold is not None else None)
+        data_json = orjson.dumps(data).decode()
+        # PostgreSQL text and jsonb cannot hold NUL; say which row has one instead of failing later.
+        if "\\u0000" in data_json or (external_id and "\x00" in external_id):
+            raise RowError(number, "contains a NUL character (\\u0000), which cannot be stored")
+        return (external_id, data_json, orjson.dumps(gold).decode() if gold is not None else None)
 
     def _csv_gold(self, number: int, raw: str | None) -> Any:
         if raw is None or raw == "":
@@ -311,7 +314,8 @@ def import_rows(session: Session, dataset: Dataset, open_rows: RowSource, *, fro
                 total_bytes: int | None, progress: Progress) -> Dataset:
     """Import the rows ``open_rows()`` yields into ``dataset``, inside the caller's transaction."""
     # The project row lock orders concurrent imports and guards task and batch numbering.
-    project = session.get(Project, dataset.project_id, with_for_update={"key_share": True})
+    project = session.get(Project, dataset.project_id, with_for_update={"key_share": True},
+                          populate_existing=True)
     checker = ItemChecker(project)
     meter = _ProgressMeter(total_bytes, progress)
     done = False

@@ -33,7 +33,8 @@ def decode_cursor(cursor: str | None) -> int | str | None:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         value = json.loads(base64.urlsafe_b64decode(padded.encode()))["after"]
-        if not isinstance(value, int | str) or isinstance(value, bool):
+        if isinstance(value, bool) or not (isinstance(value, str) or
+                                           (isinstance(value, int) and 0 <= value < 2**63)):
             raise ValueError(value)
         return value
     except (ValueError, KeyError, TypeError) as exc:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 
 from ..db import read_session, unit_of_work
 from ..errors import Forbidden, ValidationError
 from ..models import Project, Task
 from .access import Principal, can_view, ensure_manage, ensure_view
+from .consensus import METHODS
 from .money import check_currency
 from .pagination import Page, paginate
 from .task_types import normalise_label_config
@@ -50,6 +51,11 @@ def _apply_settings(project: Project, fields: dict[str, Any], *, creating: bool)
             setattr(project, key, fields[key])
     if "qualification" in fields:
         project.qualification = _check_qualification(fields["qualification"], project.organization_id)
+    if "consensus_method" in fields:
+        method = fields["consensus_method"]
+        if method is not None and method not in METHODS[project.task_type]:
+            raise _field_error("consensus_method", f"one of {', '.join(METHODS[project.task_type])}")
+        project.consensus_method = method
     if "overlap" in fields:
         centi = overlap_to_centi(fields["overlap"])
         overlap_changed = centi != project.overlap_centi
@@ -140,23 +146,32 @@ def update_project(*, principal: Principal, project_id: int, fields: dict[str, A
     """
     principal.require_scope("projects:write")
     with unit_of_work() as session:
-        project = session.get(Project, project_id, with_for_update=True)
+        project = session.get(Project, project_id, with_for_update={"key_share": True})
         project = ensure_manage(principal, project, project_id)
         if project.status == "archived" and fields.get("status", "archived") == "archived" and fields:
             raise ValidationError("An archived project is read-only; set status first to reopen it.",
                                   code="project_archived")
-        if _apply_settings(project, fields, creating=False):
+        overlap_changed = _apply_settings(project, fields, creating=False)
+    if overlap_changed:
+        # Its own transaction, without the project lock: claims and submits lock a task and then,
+        # on completion, the project, so holding the project while updating tasks could deadlock.
+        with unit_of_work() as session:
             _reapply_overlap(session, project)
     return project
 
 
 def _reapply_overlap(session, project: Project) -> None:
-    """Recompute the required overlap of open tasks with the same spreading rule as import."""
+    """Apply a new overlap to open tasks with the same spreading rule as import.
+
+    A higher overlap applies to every open task; a lower one only to tasks nobody has
+    answered or leased yet, so no task ends with more answers than it requires.
+    """
     base, frac = divmod(project.overlap_centi, 100)
     required = base + ((Task.ordinal + 1) * frac) // 100 - (Task.ordinal * frac) // 100
     session.execute(
         update(Task)
-        .where(Task.project_id == project.id, Task.status == "open")
+        .where(Task.project_id == project.id, Task.status == "open",
+               or_(required >= Task.required_overlap, and_(Task.answer_count == 0, Task.leased_count == 0)))
         .values(required_overlap=required)
         .execution_options(synchronize_session=False)
     )

@@ -6,6 +6,7 @@ names the offending path, so a client can show the message next to the field.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ..errors import ValidationError
@@ -26,7 +27,7 @@ def _is_int(value: Any) -> bool:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def normalise_label_config(task_type: str, fields: dict[str, Any]) -> dict[str, Any]:

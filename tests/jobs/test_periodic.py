@@ -40,7 +40,7 @@ def test_rq_cron_schedules_lease_expiry_and_a_worker_runs_it(leased_then_late, r
     scheduler = CronScheduler(connection=jobs.backend().redis)
     jobs.register_periodic(scheduler)
     assert [(j.func_name, j.interval, j.queue_name) for j in scheduler.get_jobs()] == [
-        ("worker.jobs.expire_leases", 15, "default")]
+        (func, every, queue) for func, queue, every in jobs.PERIODIC_JOBS]
     scheduler.enqueue_jobs()
     run_jobs()
     assert live_leases(leased_then_late.id) == 0

@@ -1,0 +1,106 @@
+"""Consensus runs and results; exports and their download."""
+
+from __future__ import annotations
+
+from flask import jsonify, make_response, send_file
+
+from .. import jobs
+from ..schemas.common import page_of
+from ..schemas.results import (
+    ConsensusRequestSchema,
+    ConsensusRunSchema,
+    ExportAcceptedSchema,
+    ExportRequestSchema,
+    ExportSchema,
+    JobAcceptedSchema,
+    ResultArgsSchema,
+    ResultSchema,
+)
+from ..services import consensus, exports
+from .common import api_blueprint, errors, security
+from .security import auth_required, current_principal
+
+bp = api_blueprint("results", __name__, "Consensus results and exports.")
+
+
+@bp.post("/projects/<int:project_id>/consensus")
+@auth_required("results:read")
+@bp.arguments(ConsensusRequestSchema)
+@bp.response(202, JobAcceptedSchema)
+@bp.doc(security=security("results:read"))
+@errors(bp, 401, 403, 404, 422)
+def start_consensus(body, project_id: int):
+    """Merge answers into consensus now, for the project or some batches. Replaces earlier results."""
+    project, method = consensus.prepare_run(principal=current_principal(), project_id=project_id,
+                                            method=body["method"], batch_ids=body["batch_ids"])
+    record = jobs.start_job("worker.jobs.run_consensus", kind="consensus", organization_id=project.organization_id,
+                            project_id=project_id, queue="consensus", retries=2,
+                            args={"project_id": project_id, "method": method, "batch_ids": body["batch_ids"]})
+    return make_response(jsonify(JobAcceptedSchema().dump({"job": jobs.job_status(record.id, record)})), 202)
+
+
+@bp.get("/projects/<int:project_id>/consensus/runs")
+@auth_required("results:read")
+@bp.response(200, ConsensusRunSchema(many=True))
+@bp.doc(security=security("results:read"))
+@errors(bp, 401, 403, 404)
+def list_runs(project_id: int):
+    """The project's consensus runs, newest first: method, version, time."""
+    return consensus.runs(principal=current_principal(), project_id=project_id)
+
+
+@bp.get("/projects/<int:project_id>/results")
+@auth_required("results:read")
+@bp.arguments(ResultArgsSchema, location="query")
+@bp.response(200, page_of(ResultSchema))
+@bp.doc(security=security("results:read"))
+@errors(bp, 401, 403, 404, 422)
+def list_results(args, project_id: int):
+    """Consensus per task with the task's data; filter by batch, confidence and flagged."""
+    return consensus.list_results(principal=current_principal(), project_id=project_id, limit=args["limit"],
+                                  cursor=args["cursor"], batch_id=args["batch_id"],
+                                  min_confidence=args["min_confidence"], max_confidence=args["max_confidence"],
+                                  flagged=args["flagged"])
+
+
+@bp.post("/projects/<int:project_id>/exports")
+@auth_required("results:read")
+@bp.arguments(ExportRequestSchema)
+@bp.response(202, ExportAcceptedSchema)
+@bp.doc(security=security("results:read"))
+@errors(bp, 401, 403, 404, 422)
+def create_export(body, project_id: int):
+    """Write the project's tasks, answers, consensus and agreement to a file in the background."""
+    principal = current_principal()
+    job_id = jobs.new_job_id()
+    export = exports.create_export(principal=principal, project_id=project_id, fmt=body["format"],
+                                   batch_ids=body["batch_ids"], include=body["include"], job_id=job_id)
+    record = jobs.record_and_enqueue(job_id, "worker.jobs.run_export", kind="export",
+                                     organization_id=principal.organization_id, project_id=project_id,
+                                     queue="exports", args={"export_id": export.id})
+    accepted = {"job": jobs.job_status(record.id, record), "export": export}
+    return make_response(jsonify(ExportAcceptedSchema().dump(accepted)), 202)
+
+
+@bp.get("/exports/<int:export_id>")
+@auth_required("results:read")
+@bp.response(200, ExportSchema)
+@bp.doc(security=security("results:read"))
+@errors(bp, 401, 403, 404)
+def get_export(export_id: int):
+    """An export's status and progress."""
+    export = exports.get_export(principal=current_principal(), export_id=export_id)
+    export.progress = 1.0 if export.status == "ready" else (
+        jobs.backend().live_progress(export.job_id) if export.job_id else None)
+    return export
+
+
+@bp.get("/exports/<int:export_id>/download")
+@auth_required("results:read")
+@bp.response(200, description="The export file, streamed")
+@bp.doc(security=security("results:read"))
+@errors(bp, 401, 403, 404, 409)
+def download_export(export_id: int):
+    """Stream the export file (410 once it has expired)."""
+    path, name, mimetype = exports.download(principal=current_principal(), export_id=export_id)
+    return send_file(path, mimetype=mimetype, as_attachment=True, download_name=name, conditional=True)

@@ -1,0 +1,74 @@
+"""Consensus runs and results, and export files."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, JSONType, UTCDateTime, utcnow
+from .projects import BigId
+
+_TaskId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class ConsensusRun(Base):
+    """One computation of consensus over some batches of a project, with its method and version."""
+
+    __tablename__ = "consensus_runs"
+    __table_args__ = (Index("ix_consensus_runs_project_id_version", "project_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    method: Mapped[str] = mapped_column(String(32))
+    batch_ids: Mapped[list[int] | None] = mapped_column(JSONType)
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    tasks: Mapped[int] = mapped_column(Integer, default=0)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    job_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ConsensusResult(Base):
+    """The merged answer of a task. A rerun replaces the rows of its batches in one transaction."""
+
+    __tablename__ = "consensus_results"
+    __table_args__ = (Index("ix_consensus_results_project_id_task_id", "project_id", "task_id"),
+                      Index("ix_consensus_results_batch_id", "batch_id"))
+
+    task_id: Mapped[int] = mapped_column(_TaskId, ForeignKey("tasks.id"), primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    batch_id: Mapped[int] = mapped_column(Integer)
+    run_id: Mapped[int] = mapped_column(ForeignKey("consensus_runs.id"))
+    answer: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    confidence: Mapped[float] = mapped_column()
+    method: Mapped[str] = mapped_column(String(32))
+    answers_used: Mapped[int] = mapped_column(Integer)
+    flagged: Mapped[bool] = mapped_column(default=False)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Export(Base):
+    """An export file of a project, written by a background job; it expires."""
+
+    __tablename__ = "exports"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    format: Mapped[str] = mapped_column(String(16))
+    batch_ids: Mapped[list[int] | None] = mapped_column(JSONType)
+    include: Mapped[list[str] | None] = mapped_column(JSONType)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    job_id: Mapped[str | None] = mapped_column(String(36))
+    path: Mapped[str | None] = mapped_column(String(500))
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    tasks: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
