@@ -41,6 +41,15 @@ def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
         conn.exec_driver_sql(mode)
 
 
+def _fast_json_for_psycopg() -> None:
+    # psycopg decodes json/jsonb with the standard library by default; orjson is several times faster
+    # on the paths that read many answers (exports, consensus, agreement).
+    import orjson
+    from psycopg.types.json import set_json_loads
+
+    set_json_loads(orjson.loads)
+
+
 def make_engine(url: str, *, busy_timeout_ms: int = 30_000, pool_size: int = 10) -> Engine:
     """Create an engine with the settings Concord relies on for each backend."""
     if url.startswith("sqlite"):
@@ -52,6 +61,7 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30_000, pool_size: int = 10)
         )
         _install_sqlite_hooks(engine, busy_timeout_ms)
         return engine
+    _fast_json_for_psycopg()
     # No pre-ping: it costs a round trip per checkout on every request. A connection that the
     # server dropped fails one statement, and SQLAlchemy then invalidates the whole pool.
     return create_engine(url, pool_size=pool_size, max_overflow=20, pool_recycle=1800)

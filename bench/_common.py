@@ -38,6 +38,16 @@ def fresh_database(url: str) -> None:
 
 
 def peak_rss_mb(who: str = "self") -> float:
+    """Peak resident memory of this process. Reads VmHWM, which exec resets; ru_maxrss keeps the
+    peak of the parent that forked the process, so a child measured with it reports at least that."""
+    if who == "self":
+        try:
+            with open("/proc/self/status") as fh:
+                for line in fh:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1]) / 1024
+        except OSError:
+            pass
     import resource
 
     usage = resource.getrusage(resource.RUSAGE_SELF if who == "self" else resource.RUSAGE_CHILDREN)
