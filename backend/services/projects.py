@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 
 from ..db import read_session, unit_of_work
-from ..errors import Forbidden, ValidationError
-from ..models import Project, Task
-from .access import Principal, can_view, ensure_manage, ensure_view
+from ..errors import Forbidden, NotFound, ValidationError
+from ..models import Project, Task, WorkerGroupMember
+from .access import Principal, can_manage, can_view, ensure_manage, ensure_view
 from .consensus import METHODS
 from .money import check_currency
 from .pagination import Page, paginate
@@ -111,10 +111,34 @@ def create_project(*, principal: Principal, fields: dict[str, Any]) -> Project:
     return project
 
 
+def _open_to(session, principal: Principal, project: Project) -> bool:
+    """Whether a project restricted to vendors or worker groups is open to this worker at all.
+
+    Managers see their own projects whatever the rules. A gold-accuracy requirement does not
+    hide a project: the worker sees it and is told at claim time what it lacks.
+    """
+    rules = project.qualification or {}
+    if can_manage(principal, project) or not rules:
+        return True
+    vendors = rules.get("vendor_organizations")
+    if vendors and principal.organization_id not in vendors:
+        return False
+    groups = rules.get("worker_groups")
+    if groups and principal.worker_id is not None:
+        return session.scalar(select(WorkerGroupMember.id).where(
+            WorkerGroupMember.organization_id == project.organization_id,
+            WorkerGroupMember.group_name.in_(groups), WorkerGroupMember.worker_id == principal.worker_id)
+            .limit(1)) is not None
+    return True
+
+
 def get_project(*, principal: Principal, project_id: int) -> Project:
     """A project the caller may see. Raises NotFound."""
     with read_session() as session:
-        return ensure_view(principal, session.get(Project, project_id), project_id)
+        project = ensure_view(principal, session.get(Project, project_id), project_id)
+        if not _open_to(session, principal, project):
+            raise NotFound(f"Project {project_id} not found.")
+        return project
 
 
 def list_projects(*, principal: Principal, limit: int, cursor: str | None, status: str | None = None) -> Page:
@@ -135,7 +159,7 @@ def list_projects(*, principal: Principal, limit: int, cursor: str | None, statu
         stmt = stmt.where(Project.status == status)
     with read_session() as session:
         page = paginate(session, stmt, Project.id, limit=limit, cursor=cursor)
-    page.items = [p for p in page.items if can_view(principal, p)]
+        page.items = [p for p in page.items if can_view(principal, p) and _open_to(session, principal, p)]
     return page
 
 

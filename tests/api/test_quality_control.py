@@ -160,14 +160,22 @@ def test_qualification_by_group_vendor_and_earlier_gold(project_factory, fill, c
     assert mgr.put("/api/v1/worker-groups/medical", json={"worker_ids": [987654]}).status_code == 422
     assert claim(stranger, grouped.id).status_code == 201
     assert claim(skilled, grouped.id).headers["X-Concord-Reason"] == "not_qualified"
+    # A project restricted to groups is not even listed for workers outside them.
+    assert skilled.get(f"/api/v1/projects/{grouped.id}").status_code == 404
+    assert grouped.id not in [p["id"] for p in skilled.get("/api/v1/projects").json["items"]]
+    assert stranger.get(f"/api/v1/projects/{grouped.id}").status_code == 200
+    # A gold-accuracy requirement does not hide the project: the refusal says what is missing.
+    assert unskilled.get(f"/api/v1/projects/{gated.id}").status_code == 200
 
     vendor = org_factory("Trusted vendor")
     vendor_only = project_factory(overlap=3, qualification={"vendor_organizations": [vendor.id]})
     fill(vendor_only, [{"text": "z"}])
-    vendor_key = api_key(organization=vendor, scopes=["tasks:work"])
+    vendor_key = api_key(organization=vendor, scopes=["tasks:work", "projects:read"])
     ok = vendor_key.post(f"/api/v1/projects/{vendor_only.id}/assignments", headers={"X-Concord-Worker": "v1"})
     assert ok.status_code == 201
     assert claim(skilled, vendor_only.id).headers["X-Concord-Reason"] == "not_qualified"
+    assert skilled.get(f"/api/v1/projects/{vendor_only.id}").status_code == 404
+    assert vendor_key.get(f"/api/v1/projects/{vendor_only.id}").status_code == 200
     bad = mgr.patch(f"/api/v1/projects/{vendor_only.id}", json={"qualification": {"min_gold_accuracy": 0.5,
                                                                                   "gold_projects": [424242]}})
     assert bad.status_code == 422
