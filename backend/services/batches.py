@@ -15,7 +15,8 @@ from .access import Principal, ensure_manage
 from .pagination import Page, paginate
 
 
-def _managed_batch(session, principal: Principal, batch_id: int, *, lock: bool = False) -> Batch:
+def managed_batch(session, principal: Principal, batch_id: int, *, lock: bool = False) -> Batch:
+    """A batch of a project the caller manages, in ``session``. Raises NotFound (others' batches too)."""
     batch = session.get(Batch, batch_id, with_for_update=lock)
     if batch is None:
         raise NotFound(f"Batch {batch_id} not found.")
@@ -42,14 +43,14 @@ def get_batch(*, principal: Principal, batch_id: int) -> Batch:
     """One batch of a project the caller manages. Raises NotFound or Forbidden."""
     principal.require_scope("projects:read")
     with read_session() as session:
-        return _managed_batch(session, principal, batch_id)
+        return managed_batch(session, principal, batch_id)
 
 
 def update_batch(*, principal: Principal, batch_id: int, fields: dict[str, Any]) -> Batch:
     """Change a batch's priority or pause and resume it. Raises NotFound or Forbidden."""
     principal.require_scope("projects:write")
     with unit_of_work() as session:
-        batch = _managed_batch(session, principal, batch_id, lock=True)
+        batch = managed_batch(session, principal, batch_id, lock=True)
         for key in ("priority", "status"):
             if key in fields:
                 setattr(batch, key, fields[key])
@@ -60,7 +61,7 @@ def list_batch_tasks(*, principal: Principal, batch_id: int, limit: int, cursor:
     """A batch's tasks in order. Raises NotFound or Forbidden."""
     principal.require_scope("projects:read")
     with read_session() as session:
-        _managed_batch(session, principal, batch_id)
+        managed_batch(session, principal, batch_id)
         return paginate(session, select(Task).where(Task.batch_id == batch_id), Task.id,
                         limit=limit, cursor=cursor)
 

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, text
 
 from ..db import read_session
-from ..errors import NotFound
-from ..models import Batch, Project, utcnow
+from ..models import Project, utcnow
 from ..models.base import UTCDateTime
 from .access import Principal, ensure_manage
+from .batches import managed_batch
 
 PACE_WINDOW = timedelta(minutes=15)
 
@@ -70,11 +70,5 @@ def batch_progress(*, principal: Principal, batch_id: int) -> Progress:
     """Progress of one batch. Raises NotFound or Forbidden."""
     principal.require_scope("projects:read")
     with read_session() as session:
-        batch = session.get(Batch, batch_id)
-        if batch is None:
-            raise NotFound(f"Batch {batch_id} not found.")
-        try:
-            ensure_manage(principal, session.get(Project, batch.project_id), batch.project_id)
-        except NotFound as exc:
-            raise NotFound(f"Batch {batch_id} not found.") from exc
+        batch = managed_batch(session, principal, batch_id)
         return _progress(session, project_id=batch.project_id, batch_id=batch_id)
