@@ -16,7 +16,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from ..db import read_session, unit_of_work
-from ..models import AgreementReport, Assignment, JobRecord, Project, WorkerQuality, utcnow
+from ..models import AgreementReport, Assignment, ConsensusResult, JobRecord, Project, WorkerQuality, utcnow
 from ..quality import agreement as metrics
 from ..quality import multilabel
 from ..quality.similarity import task_agreement
@@ -97,7 +97,8 @@ def compute_report(*, project_id: int, job_id: str | None = None) -> dict[str, A
                              for b in np.unique(batch)]
         report["labels"] = _per_label(project, task, value)
         report["daily"] = _daily([r for r in rows if _known(project, r[3])], task, value, levels[0])
-        report["workers"], report["pairwise_kappa"] = _workers(task, worker, value, gold)
+        report["workers"], report["pairwise_kappa"] = _workers(task, worker, value, gold,
+                                                               _consensus_values(project))
     else:
         report.update(_similarity_report(project, rows, gold))
         if project.task_type == "multi_choice" and rows:
@@ -116,6 +117,17 @@ def compute_report(*, project_id: int, job_id: str | None = None) -> dict[str, A
         # Another run stored its first report at the same moment; both read the same answers.
         pass
     return {"project_id": project_id, "answers": len(rows), "computed_at": now.isoformat()}
+
+
+def _consensus_values(project: Project) -> dict[int, float]:
+    """The stored consensus per task, coded like the answers (label index, or rating value)."""
+    with read_session() as session:
+        rows = session.execute(select(ConsensusResult.task_id, ConsensusResult.answer).where(
+            ConsensusResult.project_id == project.id)).all()
+    if project.task_type == "single_choice":
+        index = {label: i for i, label in enumerate(project.labels)}
+        return {t: float(index[a["choice"]]) for t, a in rows if a.get("choice") in index}
+    return {t: float(a["value"]) for t, a in rows if "value" in a}
 
 
 def _known(project: Project, answer: dict) -> bool:
@@ -148,14 +160,28 @@ def _daily(rows: list[tuple], task: np.ndarray, value: np.ndarray, level: str) -
             for day in sorted(set(last.values()))]
 
 
-def _workers(task, worker, value, gold: dict[int, float]) -> tuple[list[dict], dict[str, Any]]:
+def _with_consensus(worker: np.ndarray, matches: np.ndarray, known: np.ndarray) -> dict[int, float]:
+    """Per worker, the share of its answers (on tasks with a consensus) that match it."""
+    ids, inverse = np.unique(worker[known], return_inverse=True)
+    totals = np.bincount(inverse, weights=matches[known].astype(float), minlength=ids.size)
+    counts = np.bincount(inverse, minlength=ids.size)
+    return {int(w): float(t / c) for w, t, c in zip(ids, totals, counts, strict=True) if c}
+
+
+def _workers(task, worker, value, gold: dict[int, float],
+             consensus: dict[int, float]) -> tuple[list[dict], dict[str, Any]]:
     if len(task) == 0:
         return [], {"workers": [], "matrix": []}
     ids, agreement, counted = metrics.worker_agreement(task, worker, value)
     answers = dict(zip(*np.unique(worker, return_counts=True), strict=True))
+    agreed = {}
+    if consensus:
+        merged = np.array([consensus.get(int(t), np.nan) for t in task.tolist()], dtype=float)
+        known = ~np.isnan(merged)
+        agreed = _with_consensus(worker, np.isclose(merged, value.astype(float)), known)
     rows = [{"worker_id": int(w), "answers": int(answers[w]), "agreement_with_others": _clean(a),
              "answers_compared": int(n), "gold_accuracy": _clean(gold.get(int(w))),
-             "agreement_with_consensus": None}
+             "agreement_with_consensus": _clean(agreed.get(int(w)))}
             for w, a, n in zip(ids, agreement, counted, strict=True)]
     rows.sort(key=lambda r: -r["answers"])
     top = [r["worker_id"] for r in rows[:TOP_WORKERS]]

@@ -184,3 +184,15 @@ def test_bounding_boxes_consensus_and_coco_export(project_factory, fill, crowd, 
         fh.flush()
         coco = COCO(fh.name)
     assert len(coco.getImgIds()) == 1 and len(coco.getAnnIds()) == 1
+
+
+def test_worker_agreement_with_consensus(project_factory, fill, crowd, mgr, run_jobs):
+    project = project_factory(overlap=3, consensus_method="majority")
+    fill(project, [{"text": f"t{i}"} for i in range(4)])
+    for worker, pick in zip(crowd(3), votes("pos", "pos", "neg"), strict=True):
+        label_everything(worker, project.id, pick)
+    run_jobs()
+    mgr.post(f"/api/v1/projects/{project.id}/agreement/refresh")
+    run_jobs()
+    workers = mgr.get(f"/api/v1/projects/{project.id}/workers/agreement").json["workers"]
+    assert sorted(w["agreement_with_consensus"] for w in workers) == [0.0, 1.0, 1.0]
