@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from pathlib import Path
 
 from backend import db, jobs
@@ -68,9 +69,22 @@ def run_export(job_id: str, export_id: int) -> dict:
         ttl_hours=settings.export_ttl_hours, progress=progress))
 
 
+_dispatching = threading.Lock()
+
+
 def dispatch_events() -> int:
-    """Start the follow-up work of committed events: consensus for each completed batch (periodic)."""
+    """Start the follow-up work of committed events: consensus for each completed batch (periodic).
+
+    One dispatcher at a time per process, so that an event is not picked up twice by the timer and
+    an immediate dispatch. Across processes a rare second pick-up only repeats a consensus run,
+    which replaces its results.
+    """
     _ensure_database()
+    with _dispatching:
+        return _dispatch()
+
+
+def _dispatch() -> int:
     started = 0
     for event, organization_id in events.undispatched():
         jobs.start_job("worker.jobs.run_consensus", kind="consensus", organization_id=organization_id,
