@@ -52,3 +52,44 @@ def peak_rss_mb(who: str = "self") -> float:
 
     usage = resource.getrusage(resource.RUSAGE_SELF if who == "self" else resource.RUSAGE_CHILDREN)
     return usage.ru_maxrss / 1024
+
+
+def load_quality_module(name: str):
+    """backend/quality/<name>.py loaded from its file: importing it through `backend` would also import
+    Flask and SQLAlchemy (backend/__init__.py), which has nothing to do with a computation's memory."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "backend" / "quality" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it executes
+    spec.loader.exec_module(module)
+    return module
+
+
+def synthetic_crowd(tasks: int, per_task: int, labels: int, workers: int, seed: int = 7):
+    """Long-format answers and the true labels: 60% good workers, 25% mediocre, 15% answering at random.
+
+    Distinct workers on each task; errors uniform over the wrong labels; answers arrive interleaved,
+    not task by task. Returns (task, worker, value, truth per task).
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    kind = rng.choice(3, size=workers, p=[0.6, 0.25, 0.15])
+    accuracy = np.select(
+        [kind == 0, kind == 1], [rng.uniform(0.75, 0.95, workers), rng.uniform(0.45, 0.75, workers)], 1 / labels
+    )
+    chosen = rng.integers(0, workers, size=(tasks, per_task))
+    while True:  # distinct workers on a task: redraw the few tasks with a repeat
+        ordered = np.sort(chosen, axis=1)
+        repeat = (ordered[:, 1:] == ordered[:, :-1]).any(axis=1)
+        if not repeat.any():
+            break
+        chosen[repeat] = rng.integers(0, workers, size=(int(repeat.sum()), per_task))
+    truth = rng.integers(0, labels, tasks)
+    task = np.repeat(np.arange(tasks), per_task)
+    worker = chosen.ravel()
+    wrong = (truth[task] + rng.integers(1, labels, task.size)) % labels
+    value = np.where(rng.random(task.size) < accuracy[worker], truth[task], wrong)
+    order = rng.permutation(task.size)
+    return task[order], worker[order], value[order], truth

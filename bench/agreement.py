@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import importlib.util
 import json
 import subprocess
 import sys
@@ -30,7 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import ROOT, peak_rss_mb
+from _common import ROOT, load_quality_module, peak_rss_mb, synthetic_crowd
 
 # Published with the data (krippendorff package, nominal, whole answers.csv).
 REFERENCE = {
@@ -47,37 +46,7 @@ REFERENCE = {
 }
 
 
-def synthetic(tasks: int, per_task: int, labels: int, workers: int, seed: int = 7):
-    """Long-format answers of a crowd: 60% good workers, 25% mediocre, 15% answering at random."""
-    rng = np.random.default_rng(seed)
-    kind = rng.choice(3, size=workers, p=[0.6, 0.25, 0.15])
-    accuracy = np.select(
-        [kind == 0, kind == 1], [rng.uniform(0.75, 0.95, workers), rng.uniform(0.45, 0.75, workers)], 1 / labels
-    )
-    chosen = rng.integers(0, workers, size=(tasks, per_task))
-    while True:  # distinct workers on a task: redraw the few tasks with a repeat
-        ordered = np.sort(chosen, axis=1)
-        repeat = (ordered[:, 1:] == ordered[:, :-1]).any(axis=1)
-        if not repeat.any():
-            break
-        chosen[repeat] = rng.integers(0, workers, size=(int(repeat.sum()), per_task))
-    task = np.repeat(np.arange(tasks), per_task)
-    worker = chosen.ravel()
-    truth = rng.integers(0, labels, tasks)[task]
-    wrong = (truth + rng.integers(1, labels, task.size)) % labels
-    value = np.where(rng.random(task.size) < accuracy[worker], truth, wrong)
-    order = rng.permutation(task.size)  # answers arrive interleaved, not task by task
-    return task[order], worker[order], value[order]
 
-
-def load_ours():
-    """backend.quality.agreement loaded from its file: importing it through `backend` would also import
-    Flask and SQLAlchemy (backend/__init__.py), which has nothing to do with the computation's memory."""
-    spec = importlib.util.spec_from_file_location("agreement", ROOT / "backend" / "quality" / "agreement.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while it executes
-    spec.loader.exec_module(module)
-    return module
 
 
 def measure(kind: str, folder: Path) -> dict:
@@ -85,7 +54,7 @@ def measure(kind: str, folder: Path) -> dict:
     task, worker, value = (np.load(folder / f"{name}.npy") for name in ("task", "worker", "value"))
     started = time.perf_counter()
     if kind == "ours":
-        krippendorff_alpha = load_ours().krippendorff_alpha
+        krippendorff_alpha = load_quality_module("agreement").krippendorff_alpha
         data = (task, value)
         call = lambda: krippendorff_alpha(task, value, level="nominal")  # noqa: E731
     else:
@@ -132,7 +101,7 @@ def run_child(kind: str, folder: Path) -> dict:
 
 def synthetic_section(small: bool) -> None:
     tasks = 20_000 if small else 200_000
-    task, worker, value = synthetic(tasks=tasks, per_task=5, labels=4, workers=2_000)
+    task, worker, value, _truth = synthetic_crowd(tasks=tasks, per_task=5, labels=4, workers=2_000)
     print(f"Synthetic crowd: {task.size:,} answers, {tasks:,} tasks x 5, 4 labels, 2,000 workers (seed 7)")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import importlib.util
 import json
 import subprocess
 import sys
@@ -29,7 +28,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import ROOT, peak_rss_mb
+from _common import ROOT, load_quality_module, peak_rss_mb, synthetic_crowd
 
 # Published with the data (/work/shared/data/README.md, crowd-kit 1.4.2): majority vote, Dawid-Skene.
 REFERENCE = {
@@ -46,42 +45,6 @@ REFERENCE = {
 }
 # Targets of the synthetic run.
 SPEEDUP, PEAK_MB, ACCURACY_GAP = 10.0, 150.0, 0.001
-
-
-def load_ours():
-    """backend.quality.consensus loaded from its file: importing it through `backend` would also import
-    Flask and SQLAlchemy (backend/__init__.py), which has nothing to do with the computation's memory."""
-    spec = importlib.util.spec_from_file_location("consensus", ROOT / "backend" / "quality" / "consensus.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while it executes
-    spec.loader.exec_module(module)
-    return module
-
-
-def synthetic(tasks: int, per_task: int, labels: int, workers: int, seed: int = 7):
-    """Long-format answers and the true labels: 60% good workers, 25% mediocre, 15% answering at random.
-
-    Errors are uniform over the wrong labels. Answers arrive interleaved, not task by task.
-    """
-    rng = np.random.default_rng(seed)
-    kind = rng.choice(3, size=workers, p=[0.6, 0.25, 0.15])
-    accuracy = np.select(
-        [kind == 0, kind == 1], [rng.uniform(0.75, 0.95, workers), rng.uniform(0.45, 0.75, workers)], 1 / labels
-    )
-    chosen = rng.integers(0, workers, size=(tasks, per_task))
-    while True:  # distinct workers on a task: redraw the few tasks with a repeat
-        ordered = np.sort(chosen, axis=1)
-        repeat = (ordered[:, 1:] == ordered[:, :-1]).any(axis=1)
-        if not repeat.any():
-            break
-        chosen[repeat] = rng.integers(0, workers, size=(int(repeat.sum()), per_task))
-    truth = rng.integers(0, labels, tasks)
-    task = np.repeat(np.arange(tasks), per_task)
-    worker = chosen.ravel()
-    wrong = (truth[task] + rng.integers(1, labels, task.size)) % labels
-    value = np.where(rng.random(task.size) < accuracy[worker], truth[task], wrong)
-    order = rng.permutation(task.size)
-    return task[order], worker[order], value[order], truth
 
 
 def run_ours(consensus, kind: str, task, worker, value):
@@ -117,7 +80,7 @@ def measure(kind: str, folder: Path) -> dict:
             input_mb = data.memory_usage(deep=True).sum() / 2**20
             call = lambda: run_crowdkit(method, data, truth.size)  # noqa: E731
         else:
-            consensus = load_ours()
+            consensus = load_quality_module("consensus")
             call = lambda: run_ours(consensus, method, task, worker, value)  # noqa: E731
         started = time.perf_counter()
         labels, iterations = call()
@@ -141,7 +104,8 @@ def measure(kind: str, folder: Path) -> dict:
 
 def generate(folder: Path, small: bool) -> None:
     """Run in a child process: write the synthetic crowd's arrays to ``folder``."""
-    task, worker, value, truth = synthetic(tasks=20_000 if small else 200_000, per_task=5, labels=4, workers=2_000)
+    task, worker, value, truth = synthetic_crowd(tasks=20_000 if small else 200_000, per_task=5, labels=4,
+                                                 workers=2_000)
     for name, array in (("task", task), ("worker", worker), ("value", value), ("truth", truth)):
         np.save(folder / f"{name}.npy", array)
 
@@ -230,7 +194,7 @@ def real_section(data: Path) -> None:
     import crowdkit.aggregation  # noqa: F401  (imported here, so that the first set's timing leaves it out)
     import pandas as pd
 
-    consensus = load_ours()
+    consensus = load_quality_module("consensus")
     folders = sorted(p for p in data.iterdir() if (p / "answers.csv").is_file()) if data.is_dir() else []
     print(f"\nReal label sets under {data}: accuracy on tasks with answers and gold.")
     print("  ck = crowd-kit, run here on the same coded input at its defaults (DawidSkene and OneCoinDawidSkene:")
