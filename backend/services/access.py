@@ -60,3 +60,16 @@ def ensure_manage(principal: Principal, project: Project | None, project_id: int
     if not can_manage(principal, project):
         raise Forbidden(f"Only the project's managers may do this on project {project_id}.")
     return project
+
+
+def managed_row(session, principal: Principal, model, row_id: int, label: str, *, lock: bool = False):
+    """A row (batch, task, export...) of a project the caller manages. Anything else, including
+    another organization's row, is a 404 named after the row, never after its project."""
+    row = session.get(model, row_id, with_for_update=lock)
+    if row is None:
+        raise NotFound(f"{label} {row_id} not found.")
+    try:
+        ensure_manage(principal, session.get(Project, row.project_id), row.project_id)
+    except NotFound as exc:
+        raise NotFound(f"{label} {row_id} not found.") from exc
+    return row

@@ -7,24 +7,16 @@ from typing import Any
 from sqlalchemy import select
 
 from ..db import read_session, unit_of_work
-from ..errors import NotFound
 from ..models import Assignment, Batch, Project, Task
 from ..quality.similarity import task_agreement
 from . import consensus
-from .access import Principal, ensure_manage
+from .access import Principal, ensure_manage, managed_row
 from .pagination import Page, paginate
 
 
 def managed_batch(session, principal: Principal, batch_id: int, *, lock: bool = False) -> Batch:
     """A batch of a project the caller manages, in ``session``. Raises NotFound (others' batches too)."""
-    batch = session.get(Batch, batch_id, with_for_update=lock)
-    if batch is None:
-        raise NotFound(f"Batch {batch_id} not found.")
-    try:
-        ensure_manage(principal, session.get(Project, batch.project_id), batch.project_id)
-    except NotFound as exc:
-        raise NotFound(f"Batch {batch_id} not found.") from exc
-    return batch
+    return managed_row(session, principal, Batch, batch_id, "Batch", lock=lock)
 
 
 def list_batches(*, principal: Principal, project_id: int, limit: int, cursor: str | None,
@@ -70,14 +62,7 @@ def get_task(*, principal: Principal, task_id: int) -> Task:
     """A task of a project the caller manages. Raises NotFound or Forbidden."""
     principal.require_scope("projects:read")
     with read_session() as session:
-        task = session.get(Task, task_id)
-        if task is None:
-            raise NotFound(f"Task {task_id} not found.")
-        try:
-            ensure_manage(principal, session.get(Project, task.project_id), task.project_id)
-        except NotFound as exc:
-            raise NotFound(f"Task {task_id} not found.") from exc
-        return task
+        return managed_row(session, principal, Task, task_id, "Task")
 
 
 def list_project_tasks(*, principal: Principal, project_id: int, limit: int, cursor: str | None,

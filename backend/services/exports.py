@@ -19,10 +19,10 @@ import orjson
 from sqlalchemy import func, select, text
 
 from ..db import get_engine, is_sqlite, read_session, unit_of_work
-from ..errors import ConcordError, Conflict, NotFound, ValidationError
+from ..errors import ConcordError, Conflict, ValidationError
 from ..exports import FORMATS, write_export
 from ..models import Assignment, ConsensusResult, Event, Export, Project, Task, utcnow
-from .access import Principal, ensure_manage
+from .access import Principal, ensure_manage, managed_row
 
 CHUNK = 5_000
 # One spelling of answer times in every format and on both export paths.
@@ -225,14 +225,7 @@ def get_export(*, principal: Principal, export_id: int) -> Export:
     """An export of a project the caller manages. Raises NotFound."""
     principal.require_scope("results:read")
     with read_session() as session:
-        export = session.get(Export, export_id)
-        if export is None:
-            raise NotFound(f"Export {export_id} not found.")
-        try:
-            ensure_manage(principal, session.get(Project, export.project_id), export.project_id)
-        except NotFound as exc:
-            raise NotFound(f"Export {export_id} not found.") from exc
-        return export
+        return managed_row(session, principal, Export, export_id, "Export")
 
 
 def download(*, principal: Principal, export_id: int) -> tuple[Path, str, str]:

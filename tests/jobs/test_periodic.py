@@ -33,9 +33,11 @@ def live_leases(project_id):
                                {"p": project_id}).scalar_one()
 
 
-@pytest.mark.skipif(not TEST_REDIS_URL, reason="RQ leg: runs with the PostgreSQL + Redis suite")
+@pytest.mark.redis
 def test_rq_cron_schedules_lease_expiry_and_a_worker_runs_it(leased_then_late, run_jobs):
     from rq.cron import CronScheduler
+
+    assert TEST_REDIS_URL, "needs Redis: run it in the PostgreSQL + Redis leg (scripts/test.sh postgres)"
 
     scheduler = CronScheduler(connection=jobs.backend().redis)
     jobs.register_periodic(scheduler)
