@@ -32,6 +32,8 @@ PERIODIC_JOBS: tuple[tuple[str, str, int], ...] = (
     ("worker.jobs.expire_leases", "default", 15),
     ("worker.jobs.dispatch_events", "default", 10),
     ("worker.jobs.delete_expired_exports", "default", 600),
+    ("worker.jobs.auto_approve_answers", "default", 60),
+    ("worker.jobs.purge_idempotency_keys", "default", 3600),
 )
 
 

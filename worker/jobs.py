@@ -13,7 +13,17 @@ from pathlib import Path
 
 from backend import db, jobs
 from backend.config import Settings
-from backend.services import agreement, assignments, consensus, datasets, events, exports
+from backend.services import (
+    agreement,
+    assignments,
+    consensus,
+    datasets,
+    events,
+    exports,
+    fair_pay,
+    idempotency,
+    review,
+)
 
 
 def _ensure_database() -> None:
@@ -99,3 +109,21 @@ def delete_expired_exports() -> int:
     """Remove expired export files (periodic)."""
     _ensure_database()
     return exports.delete_expired()
+
+
+def propose_fair_pay(job_id: str, project_id: int) -> dict | None:
+    """Recompute a project's fair-pay top-ups. Safe to rerun: open proposals are replaced."""
+    _ensure_database()
+    return jobs.run_tracked(job_id, lambda _progress: fair_pay.propose_topups(project_id=project_id))
+
+
+def auto_approve_answers() -> int:
+    """Approve answers pending longer than their project's auto_approve_hours (periodic)."""
+    _ensure_database()
+    return review.auto_approve_due()
+
+
+def purge_idempotency_keys() -> int:
+    """Forget idempotency keys past their 24-hour replay window (periodic)."""
+    _ensure_database()
+    return idempotency.purge_expired()

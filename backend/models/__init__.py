@@ -4,11 +4,19 @@ from .accounts import ROLE_SCOPES, ROLES, SCOPES, ApiToken, Organization, User, 
 from .assignments import ASSIGNMENT_STATUSES, Assignment, Event
 from .base import Base, utcnow
 from .jobs import JobRecord
-from .projects import BATCH_STATUSES, PROJECT_STATUSES, TASK_TYPES, Batch, Dataset, Project, Task
+from .payments import LEDGER_KINDS, PAYOUT_STATUSES, REVIEW_STATUSES, FairPayTopUp, IdempotencyKey, LedgerEntry, Payout
+from .projects import BATCH_STATUSES, PAYMENT_FIELDS, PROJECT_STATUSES, TASK_TYPES, Batch, Dataset, Project, Task
 from .quality import AgreementReport, AuditRecord, WorkerGroupMember, WorkerQuality
 from .results import ConsensusResult, ConsensusRun, Export
 
 __all__ = [
+    "LEDGER_KINDS",
+    "PAYOUT_STATUSES",
+    "REVIEW_STATUSES",
+    "FairPayTopUp",
+    "IdempotencyKey",
+    "LedgerEntry",
+    "Payout",
     "ConsensusResult",
     "ConsensusRun",
     "Export",
@@ -23,6 +31,7 @@ __all__ = [
     "ROLE_SCOPES",
     "SCOPES",
     "BATCH_STATUSES",
+    "PAYMENT_FIELDS",
     "PROJECT_STATUSES",
     "TASK_TYPES",
     "ApiToken",

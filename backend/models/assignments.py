@@ -28,6 +28,10 @@ class Assignment(Base):
         Index("ix_assignments_live_leases", "expires_at", postgresql_where=text("status = 'leased'"),
               sqlite_where=text("status = 'leased'")),
         Index("ix_assignments_project_id_submitted_at", "project_id", "submitted_at"),
+        # A worker's day in a project (daily caps, workload), and the review queue.
+        Index("ix_assignments_worker_project_leased_at", "worker_id", "project_id", "leased_at"),
+        Index("ix_assignments_review_queue", "project_id", "submitted_at",
+              postgresql_where=text("review_status = 'pending'"), sqlite_where=text("review_status = 'pending'")),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -50,6 +54,11 @@ class Assignment(Base):
     # The rate in force when the task was claimed; later rate changes never alter it.
     reward_amount: Mapped[int] = mapped_column(BigInteger, default=0)
     reward_currency: Mapped[str] = mapped_column(String(3), default="USD")
+    # Review of a submitted answer: pending, then approved (paid) or rejected with a reason.
+    review_status: Mapped[str | None] = mapped_column(String(16))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reviewed_by: Mapped[str | None] = mapped_column(String(64))
+    review_reason: Mapped[str | None] = mapped_column(String(500))
 
 
 class Event(Base):

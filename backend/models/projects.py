@@ -26,6 +26,10 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 TASK_TYPES = ("single_choice", "multi_choice", "rating", "bounding_boxes", "text_spans", "free_text")
 PROJECT_STATUSES = ("draft", "active", "paused", "archived")
 BATCH_STATUSES = ("active", "paused")
+# Project settings about money and review, copied as they are from the API.
+PAYMENT_FIELDS = ("gold_reward_amount", "auto_approve_hours", "auto_approve_consensus", "auto_reject_suspended",
+                  "rejection_window_hours", "min_hourly_rate", "fair_pay_auto_apply",
+                  "max_answers_per_worker_per_day", "budget_amount")
 
 
 class Project(Base):
@@ -61,6 +65,22 @@ class Project(Base):
     qualification: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     # Consensus method used when a batch completes; None: the task type's default.
     consensus_method: Mapped[str | None] = mapped_column(String(32))
+    # Payments. Control tasks may pay a different rate (same currency); None: the regular rate.
+    gold_reward_amount: Mapped[int | None] = mapped_column(BigInteger)
+    # Review rules, all off by default: nothing is paid or refused without a manager's choice.
+    auto_approve_hours: Mapped[int | None] = mapped_column(Integer)
+    auto_approve_consensus: Mapped[bool] = mapped_column(default=False, server_default="0")
+    auto_reject_suspended: Mapped[bool] = mapped_column(default=False, server_default="0")
+    # A rejection may be turned into an approval for this long after it was made.
+    rejection_window_hours: Mapped[int] = mapped_column(Integer, default=72, server_default="72")
+    # Fair pay: minor units per hour of approved time on task; top-ups applied without review when set.
+    min_hourly_rate: Mapped[int | None] = mapped_column(BigInteger)
+    fair_pay_auto_apply: Mapped[bool] = mapped_column(default=False, server_default="0")
+    max_answers_per_worker_per_day: Mapped[int | None] = mapped_column(Integer)
+    # Budget for answer rewards, in the reward currency. While it is set, committed_amount holds the
+    # rewards of live leases and of submitted answers not rejected, kept under the project row lock.
+    budget_amount: Mapped[int | None] = mapped_column(BigInteger)
+    committed_amount: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -109,6 +129,8 @@ class Batch(Base):
     completed_count: Mapped[int] = mapped_column(Integer, default=0)
     # Control tasks never complete by overlap; a batch is complete when its other tasks are.
     gold_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # A rush batch may pay more: overrides the project's reward amount (same currency).
+    reward_amount: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

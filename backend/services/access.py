@@ -24,6 +24,11 @@ class Principal:
     def is_admin(self) -> bool:
         return self.role == "admin"
 
+    @property
+    def actor(self) -> str:
+        """Who did it, for ledgers and audit records: the key if one was used, else the user."""
+        return f"token:{self.token_id}" if self.token_id is not None else f"user:{self.user_id}"
+
     def require_scope(self, scope: str) -> None:
         if scope not in self.scopes:
             raise Forbidden(f"This credential lacks the {scope} scope.", code="insufficient_scope",

@@ -30,7 +30,7 @@ from ..errors import Conflict, NotFound
 from ..models import Assignment, Event, Project, Task, Worker, utcnow
 from ..models.base import JSONType, UTCDateTime
 from ..quality.similarity import task_agreement
-from . import quality
+from . import budget, quality, workload
 from .access import Principal, ensure_view
 from .task_types import validate_answer
 
@@ -86,15 +86,18 @@ LIMIT 1 {lock}
 
 def _expire_stale_leases(session: Session, task_id: int, now: datetime) -> int:
     """Expire a task's leases that are past their time; the caller holds the task lock."""
-    expired = session.execute(
+    rows = session.execute(
         text("UPDATE assignments SET status = 'expired', ended_at = :now "
-             "WHERE task_id = :task_id AND status = 'leased' AND expires_at <= :now")
-        .bindparams(_dt("now")), {"task_id": task_id, "now": now}).rowcount
+             "WHERE task_id = :task_id AND status = 'leased' AND expires_at <= :now "
+             "RETURNING project_id, reward_amount")
+        .bindparams(_dt("now")), {"task_id": task_id, "now": now}).all()
     session.execute(
         text("UPDATE tasks SET leased_count = leased_count - :n, lease_deadline = "
              "(SELECT min(expires_at) FROM assignments WHERE task_id = :task_id AND status = 'leased') "
-             "WHERE id = :task_id"), {"n": expired, "task_id": task_id})
-    return expired
+             "WHERE id = :task_id"), {"n": len(rows), "task_id": task_id})
+    if rows:
+        budget.uncommit(session, rows[0].project_id, sum(r.reward_amount for r in rows))
+    return len(rows)
 
 
 @dataclass
@@ -161,10 +164,13 @@ def claim_next_task(*, principal: Principal, project_id: int, worker_id: int) ->
     ``max_active_leases`` of them. Raises NotFound when the project is not visible.
     """
     with unit_of_work() as session:
-        project = ensure_view(principal, session.get(Project, project_id), project_id)
+        pg = _is_pg(session)
+        # Key-share: a budget being set waits for this claim, and this claim sees a budget just set.
+        project = ensure_view(principal, session.get(Project, project_id, with_for_update={"read": True,
+                                                                                     "key_share": True}
+                                                     if pg else None), project_id)
         if project.status != "active":
             return NoTask("project_not_active", f"Project {project_id} is {project.status}.")
-        pg = _is_pg(session)
         if pg:
             session.execute(text("SELECT id FROM workers WHERE id = :w FOR NO KEY UPDATE"), {"w": worker_id})
         # Read the clock once the locks are held: a lease is timed from when it is really granted.
@@ -181,10 +187,14 @@ def claim_next_task(*, principal: Principal, project_id: int, worker_id: int) ->
             refused = quality.refusal(session, project, worker_id, standing)
             if refused:
                 return NoTask(*refused)
-        batch_ids = session.execute(
-            text("SELECT id FROM batches WHERE project_id = :p AND status = 'active' AND completed_at IS NULL "
-                 "ORDER BY priority DESC, id"), {"p": project_id}).scalars().all()
-        task = _pick_task(session, batch_ids=list(batch_ids), worker_id=worker_id, now=now)
+        cap = project.max_answers_per_worker_per_day
+        if cap is not None and workload.answers_today(session, project_id=project_id, worker_id=worker_id,
+                                                      now=now) >= cap:
+            return NoTask("daily_cap_reached", f"You reached today's limit of {cap} answers in this project.")
+        batch_rates = dict(session.execute(
+            text("SELECT id, reward_amount FROM batches WHERE project_id = :p AND status = 'active' "
+                 "AND completed_at IS NULL ORDER BY priority DESC, id"), {"p": project_id}).all())
+        task = _pick_task(session, batch_ids=list(batch_rates), worker_id=worker_id, now=now)
         if task is None:
             return NoTask("no_task_available", f"No open task for you in project {project_id} right now.")
         gold = standing is not None and quality.wants_gold(project, standing)
@@ -193,10 +203,13 @@ def claim_next_task(*, principal: Principal, project_id: int, worker_id: int) ->
             # ends with the transaction). Workers cannot tell the two apart in the response.
             task = _pick_gold(session, project_id=project_id, worker_id=worker_id) or task
             gold = task.status == "gold"
+        rate = _rate(project, batch_rates.get(task.batch_id), gold=gold)
+        if project.budget_amount is not None and not budget.try_commit(session, project_id, rate):
+            return NoTask("budget_exhausted", f"Project {project_id} has no budget left for more answers.")
         expires = now + timedelta(seconds=project.lease_seconds)
         values = {"project_id": project_id, "batch_id": task.batch_id, "task_id": task.id, "worker_id": worker_id,
                   "status": "leased", "leased_at": now, "expires_at": expires, "is_gold": gold,
-                  "reward_amount": project.reward_amount, "reward_currency": project.reward_currency}
+                  "reward_amount": rate, "reward_currency": project.reward_currency}
         # Core statements on the hot path: the ORM's unit of work costs more than the SQL here.
         new_id = session.execute(insert(_ASSIGNMENTS).values(**values).returning(_ASSIGNMENTS.c.id)).scalar_one()
         session.execute(
@@ -208,6 +221,13 @@ def claim_next_task(*, principal: Principal, project_id: int, worker_id: int) ->
             # After the task update: locks go task, then quality row, as on the submit path.
             quality.record_claim(session, standing, gold=gold)
         return Lease(Assignment(id=new_id, **values), task, project, created=True)
+
+
+def _rate(project: Project, batch_rate: int | None, *, gold: bool) -> int:
+    """The reward in force for this claim: a control task's own rate, a rush batch's, or the project's."""
+    if gold and project.gold_reward_amount is not None:
+        return project.gold_reward_amount
+    return project.reward_amount if batch_rate is None else batch_rate
 
 
 def _worker_assignment(session: Session, assignment_id: int, actor: Actor) -> Assignment:
@@ -313,7 +333,7 @@ def submit_answer(*, assignment_id: int, actor: Actor, answer: Any,
                 # A live lease on a complete task: the overlap was lowered. The task needs no more answers.
                 raise Conflict("The task already has all the answers it needs.", code="task_complete")
         values = {"status": "submitted", "answer": answer, "submitted_at": now, "ended_at": now,
-                  "active_seconds": active_seconds}
+                  "active_seconds": active_seconds, "review_status": "pending"}
         by_id = _ASSIGNMENTS.c.id == assignment_id
         batch_completed = False
         on_time = session.execute(update(_ASSIGNMENTS).where(
@@ -340,6 +360,11 @@ def submit_answer(*, assignment_id: int, actor: Actor, answer: Any,
                                code="lease_expired", details={"expired_at": current.expires_at.isoformat()})
             # A late answer the task still needs: keep it. Its slot was freed already if the lease was swept.
             freed_lease = 1 if current.status == "leased" else 0
+            # A swept lease gave its reward back to the budget: the late answer must fit it again.
+            if not freed_lease and not budget.try_commit(session, project.id, current.reward_amount,
+                                                         unbudgeted=True):
+                raise Conflict("The lease expired and the project's budget has no room for this answer now.",
+                               code="budget_exhausted")
             session.execute(update(_ASSIGNMENTS).where(by_id).values(**values))
         answers, required = session.execute(
             text("UPDATE tasks SET answer_count = answer_count + 1, leased_count = leased_count - :d "
@@ -373,6 +398,7 @@ def release_assignment(*, assignment_id: int, actor: Actor, reason: str | None =
             assignment.ended_at = now
             assignment.release_reason = (reason or "")[:500] or None
             task.leased_count -= 1
+            budget.uncommit(session, assignment.project_id, assignment.reward_amount)
         session.flush()
         return _load_lease(session, assignment.id, created=False)
 

@@ -39,11 +39,14 @@ def get_batch(*, principal: Principal, batch_id: int) -> Batch:
 
 
 def update_batch(*, principal: Principal, batch_id: int, fields: dict[str, Any]) -> Batch:
-    """Change a batch's priority or pause and resume it. Raises NotFound or Forbidden."""
+    """Change a batch's priority or reward, or pause and resume it. Raises NotFound or Forbidden.
+
+    A new reward applies to claims from now on; work already claimed keeps its rate.
+    """
     principal.require_scope("projects:write")
     with unit_of_work() as session:
         batch = managed_batch(session, principal, batch_id, lock=True)
-        for key in ("priority", "status"):
+        for key in ("priority", "status", "reward_amount"):
             if key in fields:
                 setattr(batch, key, fields[key])
     return batch

@@ -19,6 +19,7 @@ from ..errors import ValidationError
 from ..models import Assignment, Batch, ConsensusResult, ConsensusRun, Event, Project, Task, WorkerQuality, utcnow
 from ..quality import consensus as algorithms
 from ..quality import structured
+from . import review
 from .access import Principal, ensure_manage
 from .pagination import Page, decode_cursor, encode_cursor
 
@@ -168,10 +169,13 @@ def run_consensus(*, project_id: int, method: str | None = None, batch_ids: list
             session.execute(insert(ConsensusResult), [
                 {**r, "project_id": project_id, "batch_id": batch_of[r["task_id"]], "run_id": run.id,
                  "method": method, "computed_at": now} for r in results])
+        approved = review.approve_agreeing(session, project, results, now=now) if project.auto_approve_consensus \
+            else 0
         session.add(Event(kind="consensus.ready", project_id=project_id, created_at=now,
                           payload={"run_id": run.id, "version": version, "method": method, "tasks": len(results),
                                    "batch_ids": batch_ids}))
-    return {"run_id": run.id, "version": version, "method": method, "tasks": len(results), "answers": len(rows)}
+    return {"run_id": run.id, "version": version, "method": method, "tasks": len(results), "answers": len(rows),
+            "approved": approved}
 
 
 def prepare_run(*, principal: Principal, project_id: int, method: str | None,

@@ -9,7 +9,8 @@ from sqlalchemy import and_, or_, select, update
 
 from ..db import read_session, unit_of_work
 from ..errors import Forbidden, NotFound, ValidationError
-from ..models import Project, Task, WorkerGroupMember
+from ..models import PAYMENT_FIELDS, Project, Task, WorkerGroupMember
+from . import budget
 from .access import Principal, can_manage, can_view, ensure_manage, ensure_view
 from .consensus import METHODS
 from .money import check_currency
@@ -46,7 +47,8 @@ def _apply_settings(project: Project, fields: dict[str, Any], *, creating: bool)
         project.task_type = task_type
         project.label_config = normalise_label_config(task_type, merged)
     for key in ("name", "instructions", "lease_seconds", "batch_size", "status", "max_active_leases",
-                "gold_ratio", "min_gold_accuracy", "min_gold_answers", "rating_tolerance", "agreement_threshold"):
+                "gold_ratio", "min_gold_accuracy", "min_gold_answers", "rating_tolerance", "agreement_threshold",
+                *PAYMENT_FIELDS):
         if key in fields:
             setattr(project, key, fields[key])
     if "qualification" in fields:
@@ -170,12 +172,17 @@ def update_project(*, principal: Principal, project_id: int, fields: dict[str, A
     """
     principal.require_scope("projects:write")
     with unit_of_work() as session:
-        project = session.get(Project, project_id, with_for_update={"key_share": True})
+        # Setting a budget takes the row exclusively: claims in flight finish first and are counted.
+        lock = True if "budget_amount" in fields else {"key_share": True}
+        project = session.get(Project, project_id, with_for_update=lock)
         project = ensure_manage(principal, project, project_id)
         if project.status == "archived" and fields.get("status", "archived") == "archived" and fields:
             raise ValidationError("An archived project is read-only; set status first to reopen it.",
                                   code="project_archived")
+        had_budget = project.budget_amount is not None
         overlap_changed = _apply_settings(project, fields, creating=False)
+        if project.budget_amount is not None and not had_budget:
+            budget.recount(session, project)
     if overlap_changed:
         # Its own transaction, without the project lock: claims and submits lock a task and then,
         # on completion, the project, so holding the project while updating tasks could deadlock.

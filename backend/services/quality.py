@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from ..models import Assignment, AuditRecord, Event, Project, Worker, WorkerGroupMember, WorkerQuality
 from ..quality.similarity import gold_score
+from . import review
 
 QUALIFICATION_KEYS = ("min_gold_accuracy", "gold_projects", "worker_groups", "vendor_organizations")
 _ASSIGNMENTS = Assignment.__table__
@@ -111,6 +112,7 @@ def _suspend(session: Session, project: Project, row: WorkerQuality, now: dateti
                             details=details, created_at=now))
     session.execute(insert(Event.__table__).values(kind="worker.suspended", project_id=project.id,
                                                    payload={"worker_id": row.worker_id, **details}, created_at=now))
+    review.reject_for_suspension(session, project, worker_id=row.worker_id, reason=row.suspension_reason, now=now)
 
 
 def lift(session: Session, project: Project, *, worker_id: int, actor: str, now: datetime) -> WorkerQuality | None:

@@ -1,0 +1,91 @@
+"""Idempotency keys: a request repeated with the same key gets the first outcome and moves nothing.
+
+The key is reserved inside the very transaction that does the work, and the
+outcome is stored in it too, so the work and the record of it commit together
+or not at all. A concurrent request with the same key waits on the unique key
+(PostgreSQL blocks the second insert until the first transaction ends; SQLite
+has one writer at a time), then finds the stored outcome.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from ..db import unit_of_work
+from ..errors import ValidationError
+from ..models import IdempotencyKey, utcnow
+
+KEEP_HOURS = 24
+MAX_KEY_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class RequestKey:
+    """A caller's key and what it was sent with."""
+
+    scope: str
+    key: str
+    fingerprint: str
+
+
+def request_key(*, scope: str, key: str | None, method: str, path: str, body: Any) -> RequestKey | None:
+    """The key of a request, or None when it carries none. Raises ValidationError for a bad key."""
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise ValidationError(f"Idempotency-Key: 1 to {MAX_KEY_LENGTH} characters.", code="invalid_idempotency_key",
+                              details={"fields": {"Idempotency-Key": [f"1 to {MAX_KEY_LENGTH} characters"]}})
+    canonical = orjson.dumps(body, option=orjson.OPT_SORT_KEYS) if body is not None else b""
+    digest = hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + canonical).hexdigest()
+    return RequestKey(scope, key, digest)
+
+
+def reserve(session: Session, request: RequestKey | None) -> dict[str, Any] | None:
+    """Reserve the key in the caller's transaction.
+
+    Returns None when the work is to be done (then call ``remember``), or the
+    stored result of the first request with this key. Raises ValidationError when
+    the key was used for a different request.
+    """
+    if request is None:
+        return None
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = IdempotencyKey.__table__
+    reserved = session.execute(
+        insert(table).values(scope=request.scope, key=request.key, fingerprint=request.fingerprint,
+                             created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["scope", "key"]).returning(table.c.id)).first()
+    if reserved is not None:
+        return None
+    row = session.execute(select(table.c.fingerprint, table.c.result, table.c.created_at)
+                          .where(table.c.scope == request.scope, table.c.key == request.key)).one()
+    if row.fingerprint != request.fingerprint:
+        raise ValidationError("This Idempotency-Key was used for a different request.",
+                              code="idempotency_key_reused")
+    return row.result or {}
+
+
+def remember(session: Session, request: RequestKey | None, result: dict[str, Any]) -> None:
+    """Store the outcome of the work done under a reserved key (same transaction)."""
+    if request is None:
+        return
+    table = IdempotencyKey.__table__
+    session.execute(table.update().where(table.c.scope == request.scope, table.c.key == request.key)
+                    .values(result=result))
+
+
+def purge_expired() -> int:
+    """Forget keys older than the replay window. Returns how many."""
+    cutoff = utcnow() - timedelta(hours=KEEP_HOURS)
+    with unit_of_work() as session:
+        return session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < cutoff)).rowcount
