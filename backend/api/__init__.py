@@ -10,10 +10,25 @@ from werkzeug.routing import IntegerConverter
 
 from ..errors import ConcordError, PayloadTooLarge, UnsupportedMediaType
 from ..schemas.common import ErrorSchema
-from . import assignments, auth, batches, datasets, health, jobs, projects, quality, results, tokens
+from . import (
+    assignments,
+    auth,
+    batches,
+    datasets,
+    health,
+    jobs,
+    payments,
+    projects,
+    quality,
+    results,
+    review,
+    tokens,
+    workload,
+)
 from .errors import error_response, handle_concord_error, handle_http_exception, handle_unexpected
 
-BLUEPRINTS = (auth.bp, tokens.bp, projects.bp, datasets.bp, batches.bp, assignments.bp, quality.bp, results.bp, jobs.bp)
+BLUEPRINTS = (auth.bp, tokens.bp, projects.bp, datasets.bp, batches.bp, assignments.bp, quality.bp, results.bp,
+              review.bp, payments.bp, workload.bp, jobs.bp)
 # Endpoints that also take multipart uploads.
 MULTIPART_ENDPOINTS = {"datasets.upload_dataset"}
 

@@ -49,6 +49,9 @@ class AssignmentSchema(Schema):
     active_seconds = fields.Integer(allow_none=True)
     release_reason = fields.String(allow_none=True)
     reward = fields.Nested(MoneySchema, metadata={"description": "Rate fixed when the task was claimed."})
+    review_status = fields.String(allow_none=True, metadata={"description": "pending, approved or rejected"})
+    review_reason = fields.String(allow_none=True, metadata={"description": "Why the answer was rejected"})
+    reviewed_at = fields.DateTime(allow_none=True)
 
     @pre_dump
     def flatten(self, lease, **_kwargs):
@@ -62,6 +65,7 @@ class AssignmentSchema(Schema):
             "submitted_at": a.submitted_at, "answer": a.answer, "active_seconds": a.active_seconds,
             "release_reason": a.release_reason,
             "reward": {"amount": a.reward_amount, "currency": a.reward_currency},
+            "review_status": a.review_status, "review_reason": a.review_reason, "reviewed_at": a.reviewed_at,
             # Gold answers are never part of what a worker receives.
             "task": {"id": task.id, "batch_id": task.batch_id, "external_id": task.external_id, "data": task.data},
             "project": labeling,

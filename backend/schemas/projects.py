@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, pre_dump, validate
 
-from ..models import BATCH_STATUSES, PROJECT_STATUSES, TASK_TYPES
+from ..models import BATCH_STATUSES, PAYMENT_FIELDS, PROJECT_STATUSES, TASK_TYPES
 from .common import JobSchema, MoneySchema, PageArgsSchema
 
 _LABEL_FIELDS = ("labels", "min", "max", "text_field", "image_field", "max_length")
+_AMOUNT = validate.Range(min=0, max=10**12)
 
 
 class QualificationSchema(Schema):
@@ -50,6 +51,23 @@ class _ProjectFields(Schema):
     qualification = fields.Nested(QualificationSchema, allow_none=True)
     consensus_method = fields.String(allow_none=True, metadata={
         "description": "Method used when a batch completes; null: the task type's default"})
+    # Payments. Amounts are integer minor units of the reward's currency.
+    gold_reward_amount = fields.Integer(strict=True, allow_none=True, validate=_AMOUNT, metadata={
+        "description": "Reward for a control (gold) answer; null: the regular reward"})
+    auto_approve_hours = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=0, max=24 * 365),
+                                        metadata={"description": "Approve answers still pending after this long"})
+    auto_approve_consensus = fields.Boolean(metadata={"description": "Approve answers that agree with consensus"})
+    auto_reject_suspended = fields.Boolean(metadata={
+        "description": "Reject the pending answers of workers suspended for failing gold"})
+    rejection_window_hours = fields.Integer(strict=True, validate=validate.Range(min=0, max=24 * 365), metadata={
+        "description": "How long a rejection may still be turned into an approval"})
+    min_hourly_rate = fields.Integer(strict=True, allow_none=True, validate=_AMOUNT, metadata={
+        "description": "Fair pay: approved work earns at least this per hour on task (top-ups)"})
+    fair_pay_auto_apply = fields.Boolean(metadata={"description": "Apply fair-pay top-ups without confirmation"})
+    max_answers_per_worker_per_day = fields.Integer(strict=True, allow_none=True,
+                                                    validate=validate.Range(min=1, max=1_000_000))
+    budget_amount = fields.Integer(strict=True, allow_none=True, validate=_AMOUNT, metadata={
+        "description": "Cap on answer rewards committed (approved, pending and leased); claims stop at it"})
 
 
 class ProjectCreateSchema(_ProjectFields):
@@ -76,7 +94,7 @@ class ProjectSchema(_ProjectFields):
             "id", "organization_id", "name", "instructions", "task_type", "max_overlap", "lease_seconds",
             "max_active_leases", "batch_size", "status", "created_at", "updated_at", "gold_ratio",
             "min_gold_accuracy", "min_gold_answers", "rating_tolerance", "agreement_threshold", "qualification",
-            "consensus_method")}
+            "consensus_method", *PAYMENT_FIELDS)}
         out["overlap"] = project.overlap
         out["reward"] = {"amount": project.reward_amount, "currency": project.reward_currency}
         for key in _LABEL_FIELDS:
@@ -99,6 +117,7 @@ class BatchSchema(Schema):
     task_count = fields.Integer()
     completed_count = fields.Integer()
     gold_count = fields.Integer(metadata={"description": "Control tasks; they never complete by overlap"})
+    reward_amount = fields.Integer(allow_none=True, metadata={"description": "Overrides the project's reward"})
     created_at = fields.DateTime()
     completed_at = fields.DateTime(allow_none=True)
 
@@ -107,6 +126,9 @@ class BatchUpdateSchema(Schema):
     priority = fields.Integer(strict=True, validate=validate.Range(min=-1_000_000, max=1_000_000),
                               metadata={"description": "Higher first."})
     status = fields.String(validate=validate.OneOf(BATCH_STATUSES))
+    reward_amount = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=0, max=10**12), metadata={
+        "description": "Rush batches: reward per accepted answer in minor units of the project's currency; "
+                       "null: the project's reward"})
 
 
 class BatchListArgsSchema(PageArgsSchema):
