@@ -33,6 +33,7 @@ PERIODIC_JOBS: tuple[tuple[str, str, int], ...] = (
     ("worker.jobs.dispatch_events", "default", 10),
     ("worker.jobs.delete_expired_exports", "default", 600),
     ("worker.jobs.auto_approve_answers", "default", 60),
+    ("worker.jobs.refresh_fair_pay", "default", 3600),
     ("worker.jobs.purge_idempotency_keys", "default", 3600),
 )
 

@@ -117,6 +117,13 @@ def propose_fair_pay(job_id: str, project_id: int) -> dict | None:
     return jobs.run_tracked(job_id, lambda _progress: fair_pay.propose_topups(project_id=project_id))
 
 
+def refresh_fair_pay() -> int:
+    """Recompute fair-pay top-ups of projects with a minimum hourly rate, applying them where the project
+    says so (periodic)."""
+    _ensure_database()
+    return fair_pay.refresh_all()
+
+
 def auto_approve_answers() -> int:
     """Approve answers pending longer than their project's auto_approve_hours (periodic)."""
     _ensure_database()

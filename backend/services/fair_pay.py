@@ -89,6 +89,15 @@ def propose_topups(*, project_id: int) -> dict[str, Any]:
         return {"proposed": len(proposals), "applied": applied, "amount": sum(p["amount"] for p in proposals)}
 
 
+def refresh_all() -> int:
+    """Recompute top-ups of every active project with a minimum hourly rate (periodic). Returns how many
+    were applied (projects that apply them automatically)."""
+    with read_session() as session:
+        project_ids = session.scalars(select(Project.id).where(Project.min_hourly_rate.is_not(None),
+                                                               Project.status == "active")).all()
+    return sum(propose_topups(project_id=project_id)["applied"] for project_id in project_ids)
+
+
 def _apply(session: Session, project: Project, ids: list[int] | None, *, actor: str, now: datetime) -> int:
     stmt = update(_TOPUPS).where(_TOPUPS.c.project_id == project.id, _TOPUPS.c.status == "proposed")
     if ids is not None:

@@ -11,7 +11,7 @@ import pytest
 
 from backend.models import utcnow
 from backend.services import assignments as assignment_service
-from backend.services import datasets, review
+from backend.services import datasets, fair_pay, review
 from tests.conftest import principal_of
 
 
@@ -376,3 +376,20 @@ def test_workload_stats_and_csv(project_factory, fill, mgr, annotator, user_fact
     assert login_as(user_factory("manager")).get(f"/api/v1/workers/{a.worker_id}/stats").status_code == 404
     bad = mgr.get(f"/api/v1/projects/{project.id}/workload?from=2026-02-02&to=2026-01-01")
     assert bad.status_code == 422
+
+
+def test_projects_that_say_so_get_top_ups_applied_by_the_periodic_job(project_factory, fill, mgr, annotator,
+                                                                        monkeypatch):
+    project = project_factory(overlap=1, reward={"amount": 1, "currency": "USD"}, min_hourly_rate=360_000,
+                              fair_pay_auto_apply=True)
+    fill(project, 1)
+    ann = annotator()
+    lease = ann.post(f"/api/v1/projects/{project.id}/assignments").json
+    real = utcnow
+    monkeypatch.setattr(assignment_service, "utcnow", lambda: real() + timedelta(seconds=10))
+    ann.post(f"/api/v1/assignments/{lease['id']}/submit", json={"answer": {"choice": "pos"}, "active_seconds": 1})
+    mgr.post(f"/api/v1/projects/{project.id}/reviews", json={"action": "approve"})
+    assert fair_pay.refresh_all() == 1
+    # 1 s at 360,000 per hour is owed 100; the answer earned 1; the top-up pays the other 99.
+    assert balance(ann)["balance"] == 100
+    assert fair_pay.refresh_all() == 0
