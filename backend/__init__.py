@@ -41,6 +41,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     db.configure(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    from .services import webhooks
+
+    webhooks.configure(allowed_networks=settings.webhook_allowed_networks)
     queue = jobs.configure(settings.redis_url)
     if settings.periodic_jobs:
         queue.start_periodic()

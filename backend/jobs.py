@@ -31,6 +31,7 @@ QUEUES = ("imports", "consensus", "exports", "default")
 PERIODIC_JOBS: tuple[tuple[str, str, int], ...] = (
     ("worker.jobs.expire_leases", "default", 15),
     ("worker.jobs.dispatch_events", "default", 10),
+    ("worker.jobs.deliver_webhooks", "default", 10),
     ("worker.jobs.delete_expired_exports", "default", 600),
     ("worker.jobs.auto_approve_answers", "default", 60),
     ("worker.jobs.refresh_fair_pay", "default", 3600),

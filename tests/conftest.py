@@ -53,7 +53,9 @@ def settings(tmp_path_factory) -> Settings:
     env = {"CONCORD_VAR_DIR": str(var_dir), "DATABASE_URL": url, "SECRET_KEY": "test-secret",
            "CONCORD_IMPORT_INLINE_MAX_BYTES": "4096", "CONCORD_LOGIN_RATE_LIMIT": "5 per minute",
            # Tests run periodic jobs themselves, at the moment they choose.
-           "CONCORD_PERIODIC_JOBS": "0"}
+           "CONCORD_PERIODIC_JOBS": "0",
+           # Test receivers listen on 127.0.0.2; every other private address stays refused.
+           "CONCORD_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.2/32"}
     if TEST_REDIS_URL:
         env["REDIS_URL"] = TEST_REDIS_URL
     return Settings.from_env(env)

@@ -23,6 +23,7 @@ from backend.services import (
     fair_pay,
     idempotency,
     review,
+    webhooks,
 )
 
 
@@ -32,6 +33,7 @@ def _ensure_database() -> None:
     except RuntimeError:
         settings = Settings.from_env()
         db.configure(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+        webhooks.configure(allowed_networks=settings.webhook_allowed_networks)
 
 
 def import_dataset(job_id: str, dataset_id: int, path: str) -> dict | None:
@@ -95,14 +97,23 @@ def dispatch_events() -> int:
 
 
 def _dispatch() -> int:
-    started = 0
+    started = deliveries = 0
     for event, organization_id in events.undispatched():
-        jobs.start_job("worker.jobs.run_consensus", kind="consensus", organization_id=organization_id,
-                       project_id=event.project_id, queue="consensus", retries=2,
-                       args={"project_id": event.project_id, "batch_ids": [event.batch_id]})
-        events.mark_dispatched(event_id=event.id)
+        if event.kind == "batch.completed":
+            jobs.start_job("worker.jobs.run_consensus", kind="consensus", organization_id=organization_id,
+                           project_id=event.project_id, queue="consensus", retries=2,
+                           args={"project_id": event.project_id, "batch_ids": [event.batch_id]})
+        deliveries += events.mark_dispatched(event_id=event.id, organization_id=organization_id)
         started += 1
+    if deliveries:
+        jobs.run_soon("worker.jobs.deliver_webhooks")
     return started
+
+
+def deliver_webhooks() -> int:
+    """Send the webhook deliveries that are due, first attempts and retries (periodic)."""
+    _ensure_database()
+    return webhooks.deliver_due()
 
 
 def delete_expired_exports() -> int:

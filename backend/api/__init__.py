@@ -23,12 +23,13 @@ from . import (
     results,
     review,
     tokens,
+    webhooks,
     workload,
 )
 from .errors import error_response, handle_concord_error, handle_http_exception, handle_unexpected
 
 BLUEPRINTS = (auth.bp, tokens.bp, projects.bp, datasets.bp, batches.bp, assignments.bp, quality.bp, results.bp,
-              review.bp, payments.bp, workload.bp, jobs.bp)
+              review.bp, payments.bp, workload.bp, webhooks.bp, jobs.bp)
 # Endpoints that also take multipart uploads.
 MULTIPART_ENDPOINTS = {"datasets.upload_dataset"}
 

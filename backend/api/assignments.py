@@ -15,7 +15,7 @@ from ..schemas.assignments import (
 )
 from ..services import assignments, workers
 from ..services.assignments import Actor, NoTask
-from .common import api_blueprint, errors, security
+from .common import IDEMPOTENCY_PARAM, api_blueprint, errors, idempotent, security
 from .security import auth_required, current_principal
 
 bp = api_blueprint("assignments", __name__, "Leases of tasks to workers, and the answers that come back.")
@@ -89,11 +89,12 @@ def release(body, assignment_id: int):
 
 
 @bp.post("/workers")
+@idempotent
 @auth_required("tasks:work")
 @bp.arguments(WorkerCreateSchema)
 @bp.response(201, WorkerSchema, description="Registered")
 @bp.alt_response(200, schema=WorkerSchema, description="Already registered")
-@bp.doc(security=security("tasks:work"))
+@bp.doc(security=security("tasks:work"), parameters=[IDEMPOTENCY_PARAM])
 @errors(bp, 401, 403, 422)
 def register_worker(body):
     """Register one of a vendor's own workers (organization keys). Workers are also registered on first use."""

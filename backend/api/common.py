@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from flask import request
+import functools
+
+from flask import jsonify, make_response, request
 from flask_smorest import Blueprint
 
+from ..errors import ConcordError
 from ..schemas.common import ErrorSchema
 from ..services import idempotency
 from ..services.access import Principal
@@ -57,3 +60,51 @@ def request_key(principal: Principal) -> idempotency.RequestKey | None:
 
 def replay_headers(replayed: bool) -> dict[str, str]:
     return {REPLAYED_HEADER: "true"} if replayed else {}
+
+
+def idempotent(view):
+    """Replay the first response to a request repeated with the same Idempotency-Key.
+
+    For endpoints whose work spans several transactions (imports, queued jobs, tokens): the key
+    is held while the request runs, the response (status and JSON body) is stored when it ends
+    below 500, and a failed request frees the key. Money endpoints do better, inside their own
+    transaction (see services/idempotency.py).
+    """
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        if request.headers.get(IDEMPOTENCY_HEADER) is None:
+            return view(*args, **kwargs)
+        from .security import current_principal
+
+        principal = current_principal()
+        body = request.get_json(silent=True)
+        if body is None and request.files:
+            body = {"form": request.form.to_dict(), "files": {name: [f.filename, request.content_length]
+                                                              for name, f in request.files.items()}}
+        key = idempotency.request_key(scope=principal.actor, key=request.headers[IDEMPOTENCY_HEADER],
+                                      method=request.method, path=request.full_path.rstrip("?"), body=body)
+        prior = idempotency.begin(key)
+        if prior is not None:
+            response = make_response(jsonify(prior["body"]), prior["status"])
+            response.headers[REPLAYED_HEADER] = "true"
+            return response
+        try:
+            response = make_response(view(*args, **kwargs))
+        except ConcordError as exc:
+            if exc.status >= 500:
+                idempotency.abandon(key)
+            else:
+                idempotency.finish(key, {"status": exc.status, "body": {
+                    "error": {"code": exc.code, "message": exc.message, "details": exc.details}}})
+            raise
+        except BaseException:
+            idempotency.abandon(key)
+            raise
+        if response.status_code >= 500 or not response.is_json:
+            idempotency.abandon(key)
+        else:
+            idempotency.finish(key, {"status": response.status_code, "body": response.get_json()})
+        return response
+
+    return wrapper

@@ -15,7 +15,7 @@ from ..schemas.common import PageArgsSchema, page_of
 from ..schemas.projects import DatasetAcceptedSchema, DatasetItemsSchema, DatasetSchema, DatasetUploadSchema
 from ..services import datasets
 from ..services.readers import detect_format
-from .common import api_blueprint, errors, security
+from .common import IDEMPOTENCY_PARAM, api_blueprint, errors, idempotent, security
 from .security import auth_required, current_principal
 
 bp = api_blueprint("datasets", __name__, "Datasets: items in, batches of tasks out.")
@@ -32,9 +32,11 @@ def _form_int(name: str) -> int | None:
 
 
 @bp.post("/projects/<int:project_id>/datasets")
+@idempotent
 @auth_required("projects:write")
 @bp.doc(
     security=security("projects:write"),
+    parameters=[IDEMPOTENCY_PARAM],
     requestBody={"required": True, "content": {
         "multipart/form-data": {"schema": DatasetUploadSchema},
         "application/json": {"schema": DatasetItemsSchema},

@@ -25,7 +25,7 @@ from ..schemas.payments import (
 )
 from ..schemas.results import JobAcceptedSchema
 from ..services import fair_pay, ledger, payouts
-from .common import IDEMPOTENCY_PARAM, api_blueprint, errors, replay_headers, request_key, security
+from .common import IDEMPOTENCY_PARAM, api_blueprint, errors, idempotent, replay_headers, request_key, security
 from .security import auth_required, current_principal
 
 bp = api_blueprint("payments", __name__, "Earnings ledger, bonuses, payouts and fair pay. Amounts in minor units.")
@@ -170,9 +170,10 @@ def payout_file(args, payout_id: int):
 
 
 @bp.post("/projects/<int:project_id>/fair-pay")
+@idempotent
 @auth_required("payments:write")
 @bp.response(202, JobAcceptedSchema)
-@bp.doc(security=security("payments:write"))
+@bp.doc(security=security("payments:write"), parameters=[IDEMPOTENCY_PARAM])
 @errors(bp, 401, 403, 404)
 def propose_fair_pay(project_id: int):
     """Compute fair-pay top-ups for the project's min_hourly_rate (a job); applied at once if the project says so."""

@@ -6,17 +6,18 @@ from ..schemas.common import page_of
 from ..schemas.projects import ProjectCreateSchema, ProjectListArgsSchema, ProjectSchema, ProjectUpdateSchema
 from ..services import projects
 from ..services.access import can_manage
-from .common import api_blueprint, errors, security
+from .common import IDEMPOTENCY_PARAM, api_blueprint, errors, idempotent, security
 from .security import auth_required, current_principal
 
 bp = api_blueprint("projects", __name__, "Projects: instructions, label schema, overlap, rates.")
 
 
 @bp.post("/projects")
+@idempotent
 @auth_required("projects:write")
 @bp.arguments(ProjectCreateSchema)
 @bp.response(201, ProjectSchema)
-@bp.doc(security=security("projects:write"))
+@bp.doc(security=security("projects:write"), parameters=[IDEMPOTENCY_PARAM])
 @errors(bp, 401, 403, 422)
 def create_project(body):
     """Create a project in the caller's organization (status draft unless given)."""

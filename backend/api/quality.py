@@ -16,7 +16,7 @@ from ..schemas.quality import (
     WorkerStandingSchema,
 )
 from ..services import agreement, workforce
-from .common import api_blueprint, errors, security
+from .common import IDEMPOTENCY_PARAM, api_blueprint, errors, idempotent, security
 from .security import auth_required, current_principal
 
 bp = api_blueprint("quality", __name__, "Agreement between annotators, gold results, suspensions, groups.")
@@ -62,9 +62,10 @@ def project_agreement(project_id: int):
 
 
 @bp.post("/projects/<int:project_id>/agreement/refresh")
+@idempotent
 @auth_required("results:read")
 @bp.response(202, Schema.from_dict({"job": fields.Nested(JobSchema)}, name="AgreementRefresh"))
-@bp.doc(security=security("results:read"))
+@bp.doc(security=security("results:read"), parameters=[IDEMPOTENCY_PARAM])
 @errors(bp, 401, 403, 404)
 def refresh_agreement(project_id: int):
     """Recompute the agreement report now, in the background."""

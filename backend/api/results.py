@@ -17,17 +17,18 @@ from ..schemas.results import (
     ResultSchema,
 )
 from ..services import consensus, exports
-from .common import api_blueprint, errors, security
+from .common import IDEMPOTENCY_PARAM, api_blueprint, errors, idempotent, security
 from .security import auth_required, current_principal
 
 bp = api_blueprint("results", __name__, "Consensus results and exports.")
 
 
 @bp.post("/projects/<int:project_id>/consensus")
+@idempotent
 @auth_required("results:read")
 @bp.arguments(ConsensusRequestSchema)
 @bp.response(202, JobAcceptedSchema)
-@bp.doc(security=security("results:read"))
+@bp.doc(security=security("results:read"), parameters=[IDEMPOTENCY_PARAM])
 @errors(bp, 401, 403, 404, 422)
 def start_consensus(body, project_id: int):
     """Merge answers into consensus now, for the project or some batches. Replaces earlier results."""
@@ -64,10 +65,11 @@ def list_results(args, project_id: int):
 
 
 @bp.post("/projects/<int:project_id>/exports")
+@idempotent
 @auth_required("results:read")
 @bp.arguments(ExportRequestSchema)
 @bp.response(202, ExportAcceptedSchema)
-@bp.doc(security=security("results:read"))
+@bp.doc(security=security("results:read"), parameters=[IDEMPOTENCY_PARAM])
 @errors(bp, 401, 403, 404, 422)
 def create_export(body, project_id: int):
     """Write the project's tasks, answers, consensus and agreement to a file in the background."""

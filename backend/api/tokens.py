@@ -7,17 +7,18 @@ from flask import Response
 from ..schemas.accounts import TokenCreatedSchema, TokenCreateSchema, TokenSchema
 from ..schemas.common import PageArgsSchema, page_of
 from ..services import accounts
-from .common import api_blueprint, errors, security
+from .common import IDEMPOTENCY_PARAM, api_blueprint, errors, idempotent, security
 from .security import auth_required, current_principal
 
 bp = api_blueprint("tokens", __name__, "Bearer tokens: shown once, stored hashed, scoped, revocable.")
 
 
 @bp.post("/tokens")
+@idempotent
 @auth_required()
 @bp.arguments(TokenCreateSchema)
 @bp.response(201, TokenCreatedSchema)
-@bp.doc(security=security(None))
+@bp.doc(security=security(None), parameters=[IDEMPOTENCY_PARAM])
 @errors(bp, 401, 403, 422)
 def create_token(body):
     """Create a personal token, or (managers) an organization key. The secret is in this response only."""

@@ -8,8 +8,13 @@ from .payments import LEDGER_KINDS, PAYOUT_STATUSES, REVIEW_STATUSES, FairPayTop
 from .projects import BATCH_STATUSES, PAYMENT_FIELDS, PROJECT_STATUSES, TASK_TYPES, Batch, Dataset, Project, Task
 from .quality import AgreementReport, AuditRecord, WorkerGroupMember, WorkerQuality
 from .results import ConsensusResult, ConsensusRun, Export
+from .webhooks import DELIVERY_STATUSES, WEBHOOK_EVENTS, Webhook, WebhookDelivery
 
 __all__ = [
+    "DELIVERY_STATUSES",
+    "WEBHOOK_EVENTS",
+    "Webhook",
+    "WebhookDelivery",
     "LEDGER_KINDS",
     "PAYOUT_STATUSES",
     "REVIEW_STATUSES",

@@ -69,7 +69,9 @@ class Event(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     kind: Mapped[str] = mapped_column(String(64))
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    # Project events name their project; organization events (payouts) name the organization.
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"))
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))
     batch_id: Mapped[int | None] = mapped_column(Integer)
     task_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)

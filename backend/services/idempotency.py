@@ -5,6 +5,10 @@ outcome is stored in it too, so the work and the record of it commit together
 or not at all. A concurrent request with the same key waits on the unique key
 (PostgreSQL blocks the second insert until the first transaction ends; SQLite
 has one writer at a time), then finds the stored outcome.
+
+Work that spans several transactions (an import, a queued job) uses ``begin``
+and ``finish`` instead: the key is held without an outcome while the work runs,
+a concurrent duplicate gets a 409 telling it to retry, and a failure frees the key.
 """
 
 from __future__ import annotations
@@ -20,10 +24,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ..db import unit_of_work
-from ..errors import ValidationError
+from ..errors import Conflict, ValidationError
 from ..models import IdempotencyKey, utcnow
 
 KEEP_HOURS = 24
+ABANDONED_AFTER_SECONDS = 600
 MAX_KEY_LENGTH = 255
 
 
@@ -72,7 +77,15 @@ def reserve(session: Session, request: RequestKey | None) -> dict[str, Any] | No
     if row.fingerprint != request.fingerprint:
         raise ValidationError("This Idempotency-Key was used for a different request.",
                               code="idempotency_key_reused")
-    return row.result or {}
+    if row.result is None:
+        # Only requests handled by begin/finish leave a key without a result: the first is still running.
+        if row.created_at < utcnow() - timedelta(seconds=ABANDONED_AFTER_SECONDS):
+            session.execute(table.update().where(table.c.scope == request.scope, table.c.key == request.key)
+                            .values(created_at=utcnow()))
+            return None  # its request died; this one takes the key over
+        raise Conflict("A request with this Idempotency-Key is still being processed; retry shortly.",
+                       code="idempotency_key_in_use", details={"retry_after": 1})
+    return row.result
 
 
 def remember(session: Session, request: RequestKey | None, result: dict[str, Any]) -> None:
@@ -82,6 +95,30 @@ def remember(session: Session, request: RequestKey | None, result: dict[str, Any
     table = IdempotencyKey.__table__
     session.execute(table.update().where(table.c.scope == request.scope, table.c.key == request.key)
                     .values(result=result))
+
+
+def begin(request: RequestKey) -> dict[str, Any] | None:
+    """Reserve a key in a transaction of its own, for work that spans several (imports, jobs).
+
+    Returns None to go ahead (then ``finish`` or ``abandon``), or the stored outcome of the
+    first request. Raises Conflict while the first is still running, ValidationError for a
+    key reused with another request.
+    """
+    with unit_of_work() as session:
+        return reserve(session, request)
+
+
+def finish(request: RequestKey, result: dict[str, Any]) -> None:
+    with unit_of_work() as session:
+        remember(session, request, result)
+
+
+def abandon(request: RequestKey) -> None:
+    """Free a key whose request failed, so that a retry does the work."""
+    table = IdempotencyKey.__table__
+    with unit_of_work() as session:
+        session.execute(delete(table).where(table.c.scope == request.scope, table.c.key == request.key,
+                                            table.c.result.is_(None)))
 
 
 def purge_expired() -> int:

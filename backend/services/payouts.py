@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 
 from ..db import read_session, unit_of_work
 from ..errors import Conflict, NotFound, ValidationError
-from ..models import LedgerEntry, Organization, Payout, User, Worker, utcnow
+from ..models import Event, LedgerEntry, Organization, Payout, User, Worker, utcnow
 from . import idempotency
 from .access import Principal
 from .money import check_currency, minor_unit_digits
@@ -69,6 +69,9 @@ def create_payout(*, principal: Principal, currency: str, minimum: int = 0, note
                  "amount": -int(amount), "kind": "payout", "reference": f"payout:{payout.id}:{worker_id}",
                  "payout_id": payout.id, "reason": f"Payout {payout.id}", "actor": principal.actor,
                  "created_at": now} for worker_id, amount in due])
+        session.add(Event(kind="payout.created", organization_id=organization_id, created_at=now, payload={
+            "payout_id": payout.id, "currency": currency, "total_amount": payout.total_amount,
+            "worker_count": payout.worker_count}))
         idempotency.remember(session, request, {"payout_id": payout.id})
         return payout, False
 
