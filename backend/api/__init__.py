@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, g, request
 from flask_smorest import Api
 from marshmallow import ValidationError as SchemaError
 from werkzeug.exceptions import HTTPException
@@ -10,6 +10,7 @@ from werkzeug.routing import IntegerConverter
 
 from ..errors import ConcordError, PayloadTooLarge, UnsupportedMediaType
 from ..schemas.common import ErrorSchema
+from ..services import audit
 from . import (
     assignments,
     auth,
@@ -71,6 +72,22 @@ class BoundedIntConverter(IntegerConverter):
         super().__init__(url_map, *args, **kwargs)
 
 
+# High-volume work calls are their own record (the assignments table); every other write is audited.
+UNAUDITED_ENDPOINTS = {"assignments.claim", "assignments.submit", "assignments.release", "auth.login",
+                       "auth.logout"}
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _audit_write(response):
+    principal = g.get("principal")
+    if (principal is not None and request.method in WRITE_METHODS and response.status_code < 400
+            and request.endpoint not in UNAUDITED_ENDPOINTS):
+        audit.record_write(principal=principal, method=request.method, path=request.path,
+                           status=response.status_code, endpoint=request.endpoint,
+                           request_id=request.headers.get("X-Request-Id"))
+    return response
+
+
 def _out_of_range(_exc: OverflowError):
     return error_response(422, "validation_error", "A number in the request is out of range.", {})
 
@@ -86,6 +103,7 @@ def register_api(app: Flask) -> Api:
         api.register_blueprint(blueprint)
     app.register_blueprint(health.bp)
     app.before_request(_check_body)
+    app.after_request(_audit_write)
     app.register_error_handler(ConcordError, handle_concord_error)
     app.register_error_handler(
         SchemaError, lambda exc: error_response(422, "validation_error", "Validation failed.",

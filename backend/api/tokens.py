@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
-from flask import Response
+from flask import Response, current_app
 
-from ..schemas.accounts import TokenCreatedSchema, TokenCreateSchema, TokenSchema
+from ..extensions import limiter
+from ..schemas.accounts import (
+    AuditArgsSchema,
+    AuditRecordSchema,
+    TokenCreatedSchema,
+    TokenCreateSchema,
+    TokenRotateSchema,
+    TokenSchema,
+)
 from ..schemas.common import PageArgsSchema, page_of
-from ..services import accounts
+from ..services import accounts, audit
 from .common import IDEMPOTENCY_PARAM, api_blueprint, errors, idempotent, security
 from .security import auth_required, current_principal
 
 bp = api_blueprint("tokens", __name__, "Bearer tokens: shown once, stored hashed, scoped, revocable.")
 
 
+def _token_limit() -> str:
+    return current_app.config["CONCORD_SETTINGS"].token_rate_limit
+
+
 @bp.post("/tokens")
+@limiter.limit(_token_limit)
 @idempotent
 @auth_required()
 @bp.arguments(TokenCreateSchema)
@@ -49,3 +62,30 @@ def revoke_token(token_id: int):
     """Revoke a token at once."""
     accounts.revoke_token(principal=current_principal(), token_id=token_id)
     return Response(status=204)
+
+
+@bp.post("/tokens/<int:token_id>/rotate")
+@limiter.limit(_token_limit)
+@auth_required()
+@bp.arguments(TokenRotateSchema)
+@bp.response(200, TokenCreatedSchema)
+@bp.doc(security=security(None))
+@errors(bp, 401, 403, 404, 409, 422, 429)
+def rotate_token(body, token_id: int):
+    """A new secret for a token (in this response only); the old one works for grace_seconds more."""
+    token, secret = accounts.rotate_token(principal=current_principal(), token_id=token_id,
+                                          grace_seconds=body["grace_seconds"])
+    token.secret = secret
+    return token
+
+
+@bp.get("/audit")
+@auth_required("projects:read")
+@bp.arguments(AuditArgsSchema, location="query")
+@bp.response(200, page_of(AuditRecordSchema))
+@bp.doc(security=security("projects:read"))
+@errors(bp, 401, 403, 422)
+def list_audit(args):
+    """The organization's audit log: every write made through the API (actor token:<id> or user:<id>) and
+    decisions taken by rules (system:...)."""
+    return audit.list_records(principal=current_principal(), **args)

@@ -48,6 +48,32 @@ class TokenSchema(Schema):
     expires_at = fields.DateTime(allow_none=True)
     last_used_at = fields.DateTime(allow_none=True)
     revoked_at = fields.DateTime(allow_none=True)
+    rotated_at = fields.DateTime(allow_none=True)
+    previous_valid_until = fields.DateTime(allow_none=True, metadata={
+        "description": "Until then the secret replaced by the last rotation still works"})
+
+
+class TokenRotateSchema(Schema):
+    grace_seconds = fields.Integer(strict=True, load_default=86_400, validate=validate.Range(min=0, max=30 * 86_400),
+                                   metadata={"description": "How long the old secret keeps working (0: not at all)"})
+
+
+class AuditArgsSchema(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    cursor = fields.String(load_default=None)
+    actor = fields.String(load_default=None, metadata={"description": "token:<id>, user:<id> or system:<rule>"})
+    kind = fields.String(load_default=None)
+
+
+class AuditRecordSchema(Schema):
+    id = fields.Integer()
+    kind = fields.String(metadata={"description": "api.write for writes through the API; others are domain events"})
+    organization_id = fields.Integer(allow_none=True)
+    project_id = fields.Integer(allow_none=True)
+    worker_id = fields.Integer(allow_none=True)
+    actor = fields.String()
+    details = fields.Dict()
+    created_at = fields.DateTime()
 
 
 class TokenCreatedSchema(TokenSchema):

@@ -220,20 +220,30 @@ def issue_token(*, principal: Principal, name: str, organization: bool, scopes: 
     return create_token(name=name, user_id=principal.user_id, scopes=scopes, expires_at=expires_at)
 
 
-def resolve_token(*, secret: str) -> Principal:
-    """The principal a bearer token stands for. Raises Unauthorized when unknown, revoked or expired."""
-    now = utcnow()
+def _token_rows(condition):
     # One Core query: this runs on every API call, where ORM loading would cost more than the SQL.
-    stmt = (
+    return (
         select(ApiToken.id, ApiToken.scopes, ApiToken.revoked_at, ApiToken.expires_at, ApiToken.last_used_at,
                ApiToken.user_id, ApiToken.organization_id, User.role, User.is_active,
                User.organization_id.label("user_organization_id"), Worker.id.label("worker_id"))
         .outerjoin(User, User.id == ApiToken.user_id)
         .outerjoin(Worker, Worker.user_id == User.id)
-        .where(ApiToken.token_hash == _digest(secret))
+        .where(condition)
     )
+
+
+def resolve_token(*, secret: str) -> Principal:
+    """The principal a bearer token stands for. Raises Unauthorized when unknown, revoked or expired.
+
+    After a rotation the previous secret is accepted until its grace period ends.
+    """
+    now = utcnow()
+    digest = _digest(secret)
     with read_session() as session:
-        row = session.execute(stmt).first()
+        row = session.execute(_token_rows(ApiToken.token_hash == digest)).first()
+        if row is None:
+            row = session.execute(_token_rows((ApiToken.previous_token_hash == digest)
+                                              & (ApiToken.previous_valid_until > now))).first()
     if (row is None or row.revoked_at is not None or (row.expires_at and row.expires_at <= now)
             or (row.user_id is not None and not row.is_active)):
         raise Unauthorized("Invalid, revoked or expired token.", code="invalid_token")
@@ -265,6 +275,26 @@ def list_tokens(*, principal: Principal, limit: int, cursor: str | None) -> Page
     with read_session() as session:
         stmt = select(ApiToken).where(_visible_tokens(principal))
         return paginate(session, stmt, ApiToken.id, limit=limit, cursor=cursor)
+
+
+def rotate_token(*, principal: Principal, token_id: int, grace_seconds: int) -> tuple[ApiToken, str]:
+    """Give a token a new secret; the old one keeps working for ``grace_seconds`` (0: stops at once).
+
+    Scopes, id, audit trail and expiry stay. Raises NotFound (not the caller's), Conflict (revoked).
+    """
+    secret = f"{TOKEN_PREFIX}{secrets.token_urlsafe(32)}"
+    now = utcnow()
+    with unit_of_work() as session:
+        token = session.scalar(select(ApiToken).where(ApiToken.id == token_id, _visible_tokens(principal))
+                               .with_for_update(of=ApiToken))
+        if token is None:
+            raise NotFound(f"Token {token_id} not found.")
+        if token.revoked_at is not None:
+            raise Conflict(f"Token {token_id} is revoked.", code="token_revoked")
+        token.previous_token_hash = token.token_hash if grace_seconds > 0 else None
+        token.previous_valid_until = now + timedelta(seconds=grace_seconds) if grace_seconds > 0 else None
+        token.token_hash, token.prefix, token.rotated_at = _digest(secret), secret[:10], now
+    return token, secret
 
 
 def revoke_token(*, principal: Principal, token_id: int) -> None:
