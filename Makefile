@@ -6,10 +6,10 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: install run test test-embedded test-postgres lint bench-import clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml client/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e ".[dev]" -e client
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -29,7 +29,7 @@ test-postgres: $(STAMP)
 	scripts/test.sh postgres
 
 lint: $(STAMP)
-	$(BIN)/ruff check backend worker tests bench
+	$(BIN)/ruff check backend worker tests bench client
 
 bench-import: $(STAMP)
 	$(BIN)/python bench/import.py

@@ -69,7 +69,7 @@ class Settings:
     max_page_size: int = 500
     login_rate_limit: str = "10 per minute"
     # Per key (or per address without one): stops abuse, lets a busy integration run at full speed.
-    api_rate_limit: str = "100 per second;3000 per minute"
+    api_rate_limit: str = "100 per second;6000 per minute"
     token_rate_limit: str = "10 per minute"
     # Private networks webhooks may still target (comma-separated CIDRs); none by default.
     webhook_allowed_networks: str = ""
@@ -126,7 +126,7 @@ class Settings:
             max_upload_bytes=_int(env, "CONCORD_MAX_UPLOAD_BYTES", 2 * 1024 * 1024 * 1024),
             max_json_bytes=_int(env, "CONCORD_MAX_JSON_BYTES", 32 * 1024 * 1024),
             login_rate_limit=env.get("CONCORD_LOGIN_RATE_LIMIT", "10 per minute"),
-            api_rate_limit=env.get("CONCORD_API_RATE_LIMIT", "100 per second;3000 per minute"),
+            api_rate_limit=env.get("CONCORD_API_RATE_LIMIT", "100 per second;6000 per minute"),
             token_rate_limit=env.get("CONCORD_TOKEN_RATE_LIMIT", "10 per minute"),
             webhook_allowed_networks=env.get("CONCORD_WEBHOOK_ALLOWED_NETWORKS", ""),
             periodic_jobs=env.get("CONCORD_PERIODIC_JOBS", "1") not in ("0", "false", "no"),

@@ -1,0 +1,71 @@
+"""Working on tasks: claim, submit, release; a vendor's own workers."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from ._projects import Resource
+from .types import JSON, Assignment, NoTask, Worker, WorkerStats
+
+REASON_HEADER = "X-Concord-Reason"
+
+
+class Assignments(Resource):
+    """Leases of tasks to workers. Organization keys name the worker they act for with ``worker=``
+    (the vendor's own id, sent as ``X-Concord-Worker``), here or once on the Client."""
+
+    def claim(self, project_id: int, *, worker: str | None = None,
+              idempotency_key: str | None = None) -> Assignment | NoTask:
+        """Lease the next task to the worker: a new lease, or the one it already holds.
+
+        Returns ``NoTask(reason)`` (falsy) when there is nothing for this worker now.
+        """
+        response = self._http.request("POST", f"/projects/{project_id}/assignments", worker=worker,
+                                      idempotency_key=idempotency_key)
+        if response.status_code == 204:
+            return NoTask(response.headers.get(REASON_HEADER, "no_task_available"))
+        return response.json()
+
+    def get(self, assignment_id: int, *, worker: str | None = None) -> Assignment:
+        return self._http.json("GET", f"/assignments/{assignment_id}", worker=worker)
+
+    def submit(self, assignment_id: int, answer: JSON, *, active_seconds: int | None = None,
+               worker: str | None = None, idempotency_key: str | None = None) -> Assignment:
+        """Submit the answer (its shape follows the task type, e.g. ``{"choice": "pos"}``).
+
+        The same answer again is accepted; a different one raises Conflict ``already_submitted``;
+        a late one Conflict ``lease_expired`` unless the task still needs it.
+        """
+        body: dict[str, Any] = {"answer": answer}
+        if active_seconds is not None:
+            body["active_seconds"] = active_seconds
+        return self._http.json("POST", f"/assignments/{assignment_id}/submit", json=body, worker=worker,
+                               idempotency_key=idempotency_key)
+
+    def release(self, assignment_id: int, *, reason: str | None = None, worker: str | None = None,
+                idempotency_key: str | None = None) -> Assignment:
+        """Give the task back (skip); the worker will not get it again."""
+        return self._http.json("POST", f"/assignments/{assignment_id}/release", json={"reason": reason},
+                               worker=worker, idempotency_key=idempotency_key)
+
+
+class Workers(Resource):
+    def register(self, external_id: str, *, idempotency_key: str | None = None) -> Worker:
+        """Register one of the vendor's workers by its own id (organization keys). Registering again
+        returns the same worker. Workers are also registered on their first claim."""
+        return self._http.json("POST", "/workers", json={"external_id": external_id},
+                               idempotency_key=idempotency_key)
+
+    def stats(self, worker_id: int, *, by: str = "project", project_id: int | None = None,
+              date_from: date | str | None = None, date_to: date | str | None = None) -> WorkerStats:
+        """A worker's figures on the organization's projects and what the organization owes it."""
+        return self._http.json("GET", f"/workers/{worker_id}/stats",
+                               params={"by": by, "project_id": project_id, "from": date_from, "to": date_to})
+
+    def my_stats(self, *, by: str = "project", project_id: int | None = None,
+                 date_from: date | str | None = None, date_to: date | str | None = None) -> WorkerStats:
+        """The calling annotator's own figures."""
+        return self._http.json("GET", "/me/stats",
+                               params={"by": by, "project_id": project_id, "from": date_from, "to": date_to})
+
