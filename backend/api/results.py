@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import jsonify, make_response, send_file
 
 from .. import jobs
-from ..schemas.common import page_of
 from ..schemas.results import (
     ConsensusRequestSchema,
     ConsensusRunSchema,
@@ -14,7 +13,7 @@ from ..schemas.results import (
     ExportSchema,
     JobAcceptedSchema,
     ResultArgsSchema,
-    ResultSchema,
+    ResultPageSchema,
 )
 from ..services import consensus, exports
 from .common import IDEMPOTENCY_PARAM, api_blueprint, errors, idempotent, security
@@ -53,15 +52,17 @@ def list_runs(project_id: int):
 @bp.get("/projects/<int:project_id>/results")
 @auth_required("results:read")
 @bp.arguments(ResultArgsSchema, location="query")
-@bp.response(200, page_of(ResultSchema))
+@bp.response(200, ResultPageSchema)
 @bp.doc(security=security("results:read"))
 @errors(bp, 401, 403, 404, 422)
 def list_results(args, project_id: int):
-    """Consensus per task with the task's data; filter by batch, confidence and flagged."""
-    return consensus.list_results(principal=current_principal(), project_id=project_id, limit=args["limit"],
-                                  cursor=args["cursor"], batch_id=args["batch_id"],
-                                  min_confidence=args["min_confidence"], max_confidence=args["max_confidence"],
-                                  flagged=args["flagged"])
+    """Consensus per task with the task's data; filter by batch, confidence and flagged.
+
+    Incremental sync: pass `updated_since` (an epoch time for everything) and keep the returned
+    `sync_cursor`; polling later with `cursor=<sync_cursor>` returns only results written since,
+    each once, in the order they were written.
+    """
+    return consensus.list_results(principal=current_principal(), project_id=project_id, **args)
 
 
 @bp.post("/projects/<int:project_id>/exports")

@@ -38,7 +38,9 @@ class ConsensusResult(Base):
 
     __tablename__ = "consensus_results"
     __table_args__ = (Index("ix_consensus_results_project_id_task_id", "project_id", "task_id"),
-                      Index("ix_consensus_results_batch_id", "batch_id"))
+                      Index("ix_consensus_results_batch_id", "batch_id"),
+                      # Change order for incremental sync: runs of a project commit in id order.
+                      Index("ix_consensus_results_project_id_run_id_task_id", "project_id", "run_id", "task_id"))
 
     task_id: Mapped[int] = mapped_column(_TaskId, ForeignKey("tasks.id"), primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))

@@ -49,7 +49,15 @@ class ResultSchema(Schema):
     data = fields.Dict()
     consensus = fields.Nested(ConsensusSchema)
     flagged = fields.Boolean(metadata={"description": "A tie, or a task flagged for review"})
+    run_id = fields.Integer(metadata={"description": "The consensus run that wrote this result"})
     computed_at = fields.DateTime()
+
+
+class ResultPageSchema(Schema):
+    items = fields.List(fields.Nested(ResultSchema), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+    sync_cursor = fields.String(allow_none=True, metadata={
+        "description": "With updated_since: poll again later with cursor=sync_cursor to get only what changed"})
 
 
 class ResultArgsSchema(PageArgsSchema):
@@ -57,6 +65,8 @@ class ResultArgsSchema(PageArgsSchema):
     min_confidence = fields.Float(load_default=None, validate=validate.Range(min=0, max=1))
     max_confidence = fields.Float(load_default=None, validate=validate.Range(min=0, max=1))
     flagged = fields.Boolean(load_default=None)
+    updated_since = fields.AwareDateTime(load_default=None, metadata={
+        "description": "Incremental sync: results written after this time, in the order they were written"})
 
 
 class ExportRequestSchema(Schema):

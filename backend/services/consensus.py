@@ -9,10 +9,11 @@ A run that dies half-way leaves the previous results untouched.
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import bindparam, delete, func, insert, select, text
+from sqlalchemy import bindparam, delete, func, insert, select, text, tuple_
 
 from ..db import read_session, unit_of_work
 from ..errors import ValidationError
@@ -197,9 +198,18 @@ def prepare_run(*, principal: Principal, project_id: int, method: str | None,
 
 def list_results(*, principal: Principal, project_id: int, limit: int, cursor: str | None,
                  batch_id: int | None = None, min_confidence: float | None = None,
-                 max_confidence: float | None = None, flagged: bool | None = None) -> Page:
-    """A project's consensus results with their tasks, in task order. Raises NotFound or Forbidden."""
+                 max_confidence: float | None = None, flagged: bool | None = None,
+                 updated_since: datetime | None = None) -> Page:
+    """A project's consensus results with their tasks, in task order. Raises NotFound or Forbidden.
+
+    Incremental sync (``updated_since``, or a cursor from ``Page.sync_cursor``): results come in the
+    order they were written, (run, task). Runs of a project are serialized by its row lock and take
+    their ids under it, so that order is the commit order: a client that keeps polling with the last
+    sync cursor sees every new or recomputed result once, and misses none.
+    """
     principal.require_scope("results:read")
+    after = decode_cursor(cursor)
+    sync = updated_since is not None or (isinstance(after, str) and after.startswith("s:"))
     with read_session() as session:
         ensure_manage(principal, session.get(Project, project_id), project_id)
         stmt = (select(ConsensusResult, Task.external_id, Task.data, Task.flagged.label("task_flagged"))
@@ -214,19 +224,41 @@ def list_results(*, principal: Principal, project_id: int, limit: int, cursor: s
         if flagged is not None:
             stmt = stmt.where((ConsensusResult.flagged | Task.flagged).is_(flagged) if flagged
                               else ~(ConsensusResult.flagged | Task.flagged))
-        after = decode_cursor(cursor)
-        if after is not None:
-            stmt = stmt.where(ConsensusResult.task_id > after)
-        rows = session.execute(stmt.order_by(ConsensusResult.task_id).limit(limit + 1)).all()
+        if sync:
+            if updated_since is not None:
+                stmt = stmt.where(ConsensusResult.computed_at > updated_since)
+            if after is not None:
+                run_id, task_id = _sync_position(after)
+                stmt = stmt.where(tuple_(ConsensusResult.run_id, ConsensusResult.task_id) > tuple_(run_id, task_id))
+            order = (ConsensusResult.run_id, ConsensusResult.task_id)
+        else:
+            if after is not None:
+                stmt = stmt.where(ConsensusResult.task_id > after)
+            order = (ConsensusResult.task_id,)
+        rows = session.execute(stmt.order_by(*order).limit(limit + 1)).all()
     items = [{"task_id": r.ConsensusResult.task_id, "external_id": r.external_id, "data": r.data,
               "batch_id": r.ConsensusResult.batch_id,
               "consensus": {"answer": r.ConsensusResult.answer, "confidence": r.ConsensusResult.confidence,
                             "method": r.ConsensusResult.method, "answers_used": r.ConsensusResult.answers_used,
                             "details": r.ConsensusResult.details},
-              "flagged": bool(r.ConsensusResult.flagged or r.task_flagged),
+              "flagged": bool(r.ConsensusResult.flagged or r.task_flagged), "run_id": r.ConsensusResult.run_id,
               "computed_at": r.ConsensusResult.computed_at} for r in rows[:limit]]
-    next_cursor = encode_cursor(items[-1]["task_id"]) if len(rows) > limit else None
-    return Page(items, next_cursor)
+    if not sync:
+        return Page(items, encode_cursor(items[-1]["task_id"]) if len(rows) > limit else None)
+    position = f"s:{items[-1]['run_id']}:{items[-1]['task_id']}" if items else (
+        after if isinstance(after, str) else "s:0:0")
+    page = Page(items, encode_cursor(position) if len(rows) > limit else None)
+    page.sync_cursor = encode_cursor(position)
+    return page
+
+
+def _sync_position(after) -> tuple[int, int]:
+    try:
+        _s, run_id, task_id = str(after).split(":")
+        return int(run_id), int(task_id)
+    except ValueError as exc:
+        raise ValidationError("cursor: not a cursor this server issued",
+                              details={"fields": {"cursor": ["invalid cursor"]}}) from exc
 
 
 def task_consensus(*, task_id: int) -> dict | None:

@@ -21,6 +21,8 @@ from ..errors import ValidationError
 class Page:
     items: list[Any]
     next_cursor: str | None
+    # Incremental sync: where to resume later, even after the last page (see consensus.list_results).
+    sync_cursor: str | None = None
 
 
 def encode_cursor(last_id: int | str) -> str:

@@ -196,3 +196,49 @@ def test_worker_agreement_with_consensus(project_factory, fill, crowd, mgr, run_
     run_jobs()
     workers = mgr.get(f"/api/v1/projects/{project.id}/workers/agreement").json["workers"]
     assert sorted(w["agreement_with_consensus"] for w in workers) == [0.0, 1.0, 1.0]
+
+
+def test_incremental_sync_returns_each_new_or_recomputed_result_once(project_factory, fill, crowd, mgr, run_jobs):
+    project = project_factory(overlap=2, batch_size=3, consensus_method="majority")
+    fill(project, [{"text": f"t{i}"} for i in range(6)])
+    workers = crowd(2)
+    url = f"/api/v1/projects/{project.id}/results"
+
+    def sync(cursor=None):
+        """Poll like a vendor: page through, return what was new and where to resume."""
+        seen, params = [], ("?updated_since=1970-01-01T00:00:00Z&limit=2" if cursor is None
+                            else f"?cursor={cursor}&limit=2")
+        while True:
+            page = mgr.get(url + params).json
+            seen += [(r["task_id"], r["run_id"]) for r in page["items"]]
+            if page["next_cursor"] is None:
+                return seen, page["sync_cursor"]
+            params = f"?cursor={page['next_cursor']}&limit=2"
+
+    assert sync() == ([], sync()[1])
+    # The first batch completes: its three results arrive.
+    for worker in workers:
+        for _ in range(3):
+            lease = worker.post(f"/api/v1/projects/{project.id}/assignments").json
+            worker.post(f"/api/v1/assignments/{lease['id']}/submit", json={"answer": {"choice": "pos"}})
+    run_jobs()
+    first, cursor = sync()
+    assert len(first) == 3 and len({t for t, _ in first}) == 3
+    nothing, cursor = sync(cursor)
+    assert nothing == []
+    # The second batch completes, then the whole project is recomputed: 3 new, then 6 updated.
+    for worker in workers:
+        for _ in range(3):
+            lease = worker.post(f"/api/v1/projects/{project.id}/assignments").json
+            worker.post(f"/api/v1/assignments/{lease['id']}/submit", json={"answer": {"choice": "neg"}})
+    run_jobs()
+    second, cursor = sync(cursor)
+    assert len(second) == 3 and not {t for t, _ in second} & {t for t, _ in first}
+    mgr.post(f"/api/v1/projects/{project.id}/consensus", json={"method": "majority"})
+    run_jobs()
+    recomputed, cursor = sync(cursor)
+    assert sorted(t for t, _ in recomputed) == sorted(t for t, _ in first + second)
+    assert len({run for _, run in recomputed}) == 1
+    assert sync(cursor)[0] == []
+    bad = mgr.get(url + "?cursor=bm90LWEtY3Vyc29y")
+    assert bad.status_code == 422
