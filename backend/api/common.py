@@ -15,7 +15,8 @@ from ..services.access import Principal
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 IDEMPOTENCY_PARAM = {
-    "in": "header", "name": IDEMPOTENCY_HEADER, "required": False, "schema": {"type": "string", "maxLength": 255},
+    "in": "header", "name": IDEMPOTENCY_HEADER, "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]+$"},
     "description": "Send the same key again (within 24 hours) to get the first outcome back; nothing moves twice."}
 
 ERROR_DESCRIPTIONS = {

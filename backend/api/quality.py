@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask import jsonify, make_response
 from marshmallow import Schema, fields
 
 from .. import jobs
@@ -70,7 +69,7 @@ def project_agreement(project_id: int):
 def refresh_agreement(project_id: int):
     """Recompute the agreement report now, in the background."""
     body, _report_data = _report(project_id, force=True)
-    return make_response(jsonify({"job": body["job"]}), 202)
+    return {"job": body["job"]}, 202
 
 
 @bp.get("/projects/<int:project_id>/workers/agreement")

@@ -14,11 +14,11 @@ a concurrent duplicate gets a 409 telling it to retry, and a failure frees the k
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import orjson
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -49,7 +49,9 @@ def request_key(*, scope: str, key: str | None, method: str, path: str, body: An
     if not key or len(key) > MAX_KEY_LENGTH:
         raise ValidationError(f"Idempotency-Key: 1 to {MAX_KEY_LENGTH} characters.", code="invalid_idempotency_key",
                               details={"fields": {"Idempotency-Key": [f"1 to {MAX_KEY_LENGTH} characters"]}})
-    canonical = orjson.dumps(body, option=orjson.OPT_SORT_KEYS) if body is not None else b""
+    # The standard library, not orjson: a body may carry integers beyond 64 bits (then refused later).
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode() \
+        if body is not None else b""
     digest = hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + canonical).hexdigest()
     return RequestKey(scope, key, digest)
 
