@@ -1,18 +1,20 @@
 """Export benchmark: a project with 1,000,000 answers on PostgreSQL, exported through the export job.
 
-    python bench/export.py [--tasks 333334] [--per-task 3]
+    python bench/export.py [--tasks 333334] [--per-task 3] [--repeat 1]
 
 Fills a project with answers straight in SQL and runs consensus (not timed),
 then, in a child process per format so that each peak memory figure is its own,
 runs the export job's body (``run_export``: rows stream from the database in
 chunks into the format writer) for JSON Lines and for Parquet. Prints tasks/s,
-file size and peak resident memory.
+file size and peak resident memory; with ``--repeat N`` each format runs N
+times and the run with the median time is printed (the machine may be busy).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -83,6 +85,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=333_334)
     parser.add_argument("--per-task", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=1, help="runs per format; the median run is printed")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     url = bench_database_url()
@@ -96,12 +99,18 @@ def main() -> None:
           f"and ran consensus in {time.perf_counter() - t0:.1f} s (not timed below)")
     with tempfile.TemporaryDirectory() as tmp:
         for fmt, export_id in zip(("jsonl", "parquet"), ids, strict=True):
-            out = subprocess.run([sys.executable, __file__, "--child", str(export_id), tmp], check=True,
-                                 capture_output=True, text=True).stdout
-            figures = json.loads(out.strip().splitlines()[-1])
+            runs = []
+            for _ in range(args.repeat):
+                out = subprocess.run([sys.executable, __file__, "--child", str(export_id), tmp], check=True,
+                                     capture_output=True, text=True).stdout
+                runs.append(json.loads(out.strip().splitlines()[-1]))
+            figures = sorted(runs, key=lambda r: r["elapsed"])[len(runs) // 2]
+            rates = [r["tasks"] / r["elapsed"] for r in runs]
+            spread = (f" (runs: {', '.join(f'{rate:,.0f}' for rate in rates)} tasks/s; "
+                      f"median {statistics.median(rates):,.0f})" if len(runs) > 1 else "")
             print(f"{fmt:8} {figures['tasks']:,} tasks in {figures['elapsed']:.1f} s = "
                   f"{figures['tasks'] / figures['elapsed']:,.0f} tasks/s, file {figures['size_bytes'] / 1e6:.0f} MB, "
-                  f"peak memory {figures['peak_mb']:.0f} MB")
+                  f"peak memory {figures['peak_mb']:.0f} MB{spread}")
 
 
 if __name__ == "__main__":

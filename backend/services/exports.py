@@ -1,7 +1,9 @@
 """Exports: a project's tasks with answers, consensus and agreement, written to a file by a job.
 
 Rows stream from the database in chunks of tasks, so memory stays flat whatever
-the project's size; the format writers live in ``backend.exports``.
+the project's size; the format writers live in ``backend.exports``. On PostgreSQL,
+JSON Lines are written by the database and copied out as they are, and Parquet
+reads one stream whose JSON values are never decoded (see docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -9,14 +11,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import shutil
+import tempfile
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, closing, contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
-from sqlalchemy import func, select, text
+import psycopg
+from sqlalchemy import Connection, func, select, text
 
 from ..db import get_engine, is_sqlite, read_session, unit_of_work
 from ..errors import ConcordError, Conflict, ValidationError
@@ -128,50 +136,184 @@ def iter_rows(project_id: int, *, batch_ids: list[int] | None, include: list[str
         after = tasks[-1].id
 
 
+# PostgreSQL writes each JSON Lines line itself, by concatenating text: json_build_object looks up every
+# argument's type on every call, and a correlated subquery per task costs an index descent and a sort.
+# Here one merge join walks tasks, consensus and answers (aggregated per task) in id order. Every value
+# that may be NULL is COALESCEd: a NULL would blank the whole line.
+_TIME = """'"' || to_char(a.submitted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"') || '"'"""
+_ANSWERS_JOIN = f"""
+LEFT JOIN (
+  SELECT a.task_id, string_agg(
+      '{{"worker":' || COALESCE(CAST(%(names)s AS jsonb) -> CAST(a.worker_id AS text), 'null')::text
+      || ',"answer":' || COALESCE(a.answer::text, 'null') || ',"submitted_at":' || COALESCE({_TIME}, 'null')
+      || ',"active_seconds":' || COALESCE(a.active_seconds::text, 'null') || '}}', ',' ORDER BY a.id) AS answers
+  FROM assignments a
+  WHERE a.project_id = %(p)s AND a.status = 'submitted' AND a.task_id > %(lo)s AND a.task_id <= %(hi)s
+  GROUP BY a.task_id) a ON a.task_id = t.id"""
+_CONSENSUS_JOIN = """
+LEFT JOIN consensus_results c ON c.task_id = t.id AND c.task_id > %(lo)s AND c.task_id <= %(hi)s"""
+_CONSENSUS = """CASE WHEN c.task_id IS NULL THEN 'null' ELSE '{{"answer":' || c.answer::text
+  || ',"confidence":' || {confidence} || ',"method":' || to_json(c.method)::text
+  || ',"answers_used":' || c.answers_used::text || '}}' END"""
 _JSONL_SQL = """
-SELECT json_build_object(
-  'task_id', t.id, 'external_id', t.external_id, 'batch_id', t.batch_id, 'data', t.data,
-  'answers', CASE WHEN :with_answers THEN COALESCE((
-      SELECT json_agg(json_build_object(
-          'worker', CAST(:names AS jsonb) ->> CAST(a.worker_id AS text), 'answer', a.answer,
-          'submitted_at', to_char(a.submitted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'),
-          'active_seconds', a.active_seconds) ORDER BY a.id)
-      FROM assignments a WHERE a.task_id = t.id AND a.status = 'submitted'), '[]') ELSE '[]' END,
-  'consensus', CASE WHEN :with_consensus THEN (
-      SELECT json_build_object('answer', c.answer, 'confidence', c.confidence, 'method', c.method,
-                               'answers_used', c.answers_used)
-      FROM consensus_results c WHERE c.task_id = t.id) END,
-  'agreement', CASE WHEN :with_agreement THEN t.agreement END)::text
-FROM tasks t
-WHERE t.project_id = :p AND t.status <> 'gold' {batches}
-ORDER BY t.id
-"""
+SELECT '{{"task_id":' || t.id::text || ',"external_id":' || COALESCE(to_json(t.external_id)::text, 'null')
+  || ',"batch_id":' || t.batch_id::text || ',"data":' || t.data::text || ',"answers":[' || {answers}
+  || '],"consensus":' || {consensus} || ',"agreement":' || {agreement} || '}}'
+FROM tasks t {joins}
+WHERE t.project_id = %(p)s AND t.status <> 'gold' AND t.id > %(lo)s AND t.id <= %(hi)s {batches}
+ORDER BY t.id"""
+# Compiling these queries (their cost passes jit_above_cost from a few hundred thousand tasks on) takes
+# longer than it saves: the time goes into text functions, which JIT does not speed up.
+_NO_JIT = "SET LOCAL jit = off"
+# How many connections build one PostgreSQL JSON Lines export at once, each over its own range of tasks
+# (PostgreSQL's work is most of an export's), and the fewest tasks that make a range worth a connection.
+JSONL_STREAMS = 2
+JSONL_MIN_RANGE = 20_000
+
+
+def _json_float(column: str) -> str:
+    """SQL for a float column as a JSON number; NaN and infinities are null, as orjson writes them."""
+    return f"COALESCE(CASE WHEN {column} IN ('NaN', 'Infinity', '-Infinity') THEN NULL ELSE {column} END::text, 'null')"
+
+
+def _jsonl_sql(*, include: list[str], batch_ids: list[int] | None) -> str:
+    """COPY of the JSON Lines of one range of tasks, as raw bytes.
+
+    CSV with a quote and a delimiter that JSON text never holds (PostgreSQL escapes control characters
+    in it) copies every line out unchanged; the text format would double each backslash.
+    """
+    joins = (_ANSWERS_JOIN if "answers" in include else "") + (_CONSENSUS_JOIN if "consensus" in include else "")
+    select = _JSONL_SQL.format(
+        answers="COALESCE(a.answers, '')" if "answers" in include else "''",
+        consensus=_CONSENSUS.format(confidence=_json_float("c.confidence")) if "consensus" in include else "'null'",
+        agreement=_json_float("t.agreement") if "agreement" in include else "'null'",
+        joins=joins, batches="AND t.batch_id = ANY(%(batch_ids)s)" if batch_ids else "")
+    return f"COPY ({select}) TO STDOUT WITH (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')"
+
+
+def _copy_range(conn: Connection, sql: str, params: dict, out: BinaryIO, counted: list[int], slot: int,
+                stop: threading.Event, progress: Callable[[], None] = lambda: None) -> None:
+    """Stream one range's COPY into ``out`` in ~1 MiB writes, counting its lines in ``counted[slot]``."""
+    buffer = bytearray()
+    with conn.connection.driver_connection.cursor() as cursor, cursor.copy(sql, params) as copy:
+        for block in copy:
+            buffer += block
+            if len(buffer) >= 1 << 20:
+                if stop.is_set():
+                    raise RuntimeError("export stopped: another part failed")
+                out.write(buffer)
+                counted[slot] += buffer.count(b"\n")
+                buffer = bytearray()
+                progress()
+    out.write(buffer)
+    counted[slot] += buffer.count(b"\n")
+
+
+@contextmanager
+def _snapshot_connection(snapshot: str | None = None) -> Iterator[Connection]:
+    """A REPEATABLE READ transaction on PostgreSQL: the exporter's own, or one that shares its snapshot."""
+    with get_engine().connect().execution_options(isolation_level="REPEATABLE READ") as conn, conn.begin():
+        if snapshot:
+            conn.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+        conn.exec_driver_sql("SET LOCAL client_encoding = 'UTF8'")
+        conn.exec_driver_sql(_NO_JIT)
+        yield conn
+
+
+def _worker_names(conn: Connection, project_id: int, salt: str) -> str:
+    """The pseudonym of each worker of the project, as a JSON object for the queries' jsonb parameter."""
+    workers = conn.scalars(text("SELECT DISTINCT worker_id FROM assignments WHERE project_id = :p"),
+                           {"p": project_id}).all()
+    return orjson.dumps({str(w): pseudonym(w, project_id, salt) for w in workers}).decode()
 
 
 def _jsonl_from_postgres(project_id: int, *, batch_ids: list[int] | None, include: list[str], salt: str,
-                         fh, progress: Callable[[int], None]) -> int:
-    """JSON Lines built by PostgreSQL itself, streamed from a server-side cursor.
+                         fh: BinaryIO, tmp_dir: Path, progress: Callable[[int], None]) -> int:
+    """JSON Lines built by PostgreSQL itself and copied out as raw bytes, never parsed by Python.
 
-    The same objects as the generic writer (``backend.exports.jsonl``), without a
-    Python object per task, answer and value: the export's hot path at scale.
+    The same objects as the generic writer (``backend.exports.jsonl``). A large export is cut into
+    ``JSONL_STREAMS`` ranges of tasks, each copied by its own connection into its own file at the same
+    time, all in one snapshot; the files are then joined in task order.
     """
-    with read_session() as session:
-        workers = session.execute(text("SELECT DISTINCT worker_id FROM assignments WHERE project_id = :p"),
-                                  {"p": project_id}).scalars().all()
-    names = orjson.dumps({str(w): pseudonym(w, project_id, salt) for w in workers}).decode()
-    sql = _JSONL_SQL.format(batches="AND t.batch_id = ANY(:batch_ids)" if batch_ids else "")
-    params = {"p": project_id, "names": names, "with_answers": "answers" in include,
-              "with_consensus": "consensus" in include, "with_agreement": "agreement" in include}
-    if batch_ids:
-        params["batch_ids"] = batch_ids
-    count = 0
+    with _snapshot_connection() as conn:
+        snapshot = conn.scalar(text("SELECT pg_export_snapshot()"))
+        batches = "AND batch_id = ANY(:batch_ids)" if batch_ids else ""
+        filters = {"p": project_id, "batch_ids": batch_ids}
+        # Cuts for ranges with as many tasks each, whatever the gaps in the project's ids.
+        total, top, cuts = conn.execute(text(
+            "SELECT count(*), max(id), percentile_disc(CAST(:f AS float8[])) WITHIN GROUP (ORDER BY id) "
+            f"FROM tasks WHERE project_id = :p AND status <> 'gold' {batches}"),
+            {**filters, "f": [k / JSONL_STREAMS for k in range(1, JSONL_STREAMS)]}).one()
+        if not total:
+            return 0
+        if total < JSONL_STREAMS * JSONL_MIN_RANGE:
+            cuts = []
+        bounds = [0, *cuts, top]
+        names = _worker_names(conn, project_id, salt)
+        sql = _jsonl_sql(include=include, batch_ids=batch_ids)
+        params = [{"p": project_id, "names": names, "batch_ids": batch_ids, "lo": lo, "hi": hi}
+                  for lo, hi in zip(bounds, bounds[1:], strict=False)]
+        counted, stop = [0] * len(params), threading.Event()
+
+        def later_part(slot: int, out: BinaryIO) -> None:
+            with _snapshot_connection(snapshot) as other:
+                _copy_range(other, sql, params[slot], out, counted, slot, stop)
+
+        with ExitStack() as files, ThreadPoolExecutor(max_workers=max(1, len(params) - 1)) as pool:
+            later = [files.enter_context(tempfile.TemporaryFile(dir=tmp_dir)) for _ in params[1:]]
+            futures = [pool.submit(later_part, slot, out) for slot, out in enumerate(later, 1)]
+            try:
+                # The first range goes straight into the file while the others fill theirs.
+                _copy_range(conn, sql, params[0], fh, counted, 0, stop, lambda: progress(sum(counted)))
+                for future, out in zip(futures, later, strict=True):
+                    future.result()
+                    out.seek(0)
+                    shutil.copyfileobj(out, fh, 1 << 20)
+            except BaseException:
+                stop.set()  # the other parts give up at their next write
+                raise
+    return sum(counted)
+
+
+_ROWS_SQL = """
+SELECT t.id, t.external_id, t.batch_id, t.data::text, {answers}, {consensus}, {agreement}
+FROM tasks t {joins}
+WHERE t.project_id = %(p)s AND t.status <> 'gold' AND t.id > %(lo)s AND t.id <= %(hi)s {batches}
+ORDER BY t.id"""
+
+
+def _serialized_rows_from_postgres(project_id: int, *, batch_ids: list[int] | None, include: list[str],
+                                   salt: str) -> Iterator[dict]:
+    """``iter_rows`` for the writers that only serialize values (Parquet): one ordered stream, and the
+    JSON values (data, answers, consensus answer) as PostgreSQL's JSON text in ``orjson.Fragment``s,
+    which orjson writes out as they are instead of decoding and encoding them again.
+    """
+    answers, consensus = "answers" in include, "consensus" in include
+    sql = _ROWS_SQL.format(
+        answers="'[' || COALESCE(a.answers, '') || ']'" if answers else "'[]'",
+        consensus="c.answer::text, c.confidence, c.method, c.answers_used" if consensus else "NULL, NULL, NULL, NULL",
+        agreement="t.agreement" if "agreement" in include else "NULL",
+        joins=(_ANSWERS_JOIN if answers else "") + (_CONSENSUS_JOIN if consensus else ""),
+        batches="AND t.batch_id = ANY(%(batch_ids)s)" if batch_ids else "")
+    fragment = orjson.Fragment
     with get_engine().connect() as conn, conn.begin():
-        result = conn.execution_options(stream_results=True, max_row_buffer=CHUNK).execute(text(sql), params)
-        for rows in result.partitions(CHUNK):
-            fh.write("".join(row[0] + "\n" for row in rows).encode())
-            count += len(rows)
-            progress(count)
-    return count
+        conn.exec_driver_sql(_NO_JIT)
+        top = conn.scalar(text("SELECT max(id) FROM tasks WHERE project_id = :p"), {"p": project_id}) or 0
+        params = {"p": project_id, "names": _worker_names(conn, project_id, salt), "batch_ids": batch_ids,
+                  "lo": 0, "hi": top}
+        # Rows arrive in chunks while PostgreSQL goes on computing the next ones (libpq 17's chunked mode).
+        size = CHUNK if psycopg.pq.version() >= 170000 else 1
+        stream = conn.connection.driver_connection.cursor().stream(sql, params, size=size)
+        # Closed before the transaction ends, should the writer stop early: psycopg then drops the rest.
+        with closing(stream):
+            for task_id, external_id, batch_id, data, answer_list, answer, confidence, method, used, agreement in (
+                    stream):
+                yield {"task_id": task_id, "external_id": external_id, "batch_id": batch_id,
+                       "data": fragment(data),
+                       "answers": fragment(answer_list),
+                       "consensus": None if answer is None else {"answer": fragment(answer), "confidence": confidence,
+                                                                 "method": method, "answers_used": used},
+                       "agreement": agreement}
 
 
 def run_export(*, export_id: int, directory: Path, salt: str, ttl_hours: int,
@@ -197,11 +339,15 @@ def run_export(*, export_id: int, directory: Path, salt: str, ttl_hours: int,
         with open(partial, "wb") as fh:
             if export.format == "jsonl" and is_postgres():
                 written = _jsonl_from_postgres(project.id, batch_ids=export.batch_ids, include=export.include,
-                                               salt=salt, fh=fh, progress=lambda n: progress(min(0.99, n / total)))
+                                               salt=salt, fh=fh, tmp_dir=directory,
+                                               progress=lambda n: progress(min(0.99, n / total)))
             else:
-                written = write_export(export.format, counted(iter_rows(project.id, batch_ids=export.batch_ids,
-                                                                        include=export.include, salt=salt)),
-                                       fh, _project_dict(project), tmp_dir=str(directory))
+                source = (_serialized_rows_from_postgres if export.format == "parquet" and is_postgres()
+                          else iter_rows)
+                rows = source(project.id, batch_ids=export.batch_ids, include=export.include, salt=salt)
+                with closing(rows):  # a writer that fails mid-way: end the read and its transaction now
+                    written = write_export(export.format, counted(rows), fh, _project_dict(project),
+                                           tmp_dir=str(directory))
         # The file appears under its final name only once complete.
         os.replace(partial, final)
     except Exception as exc:

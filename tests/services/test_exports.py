@@ -1,15 +1,23 @@
-"""The export job's JSON Lines: PostgreSQL builds them itself; they must equal the generic writer's."""
+"""The export job's fast paths on PostgreSQL (JSON Lines and Parquet built from PostgreSQL's JSON text):
+their files must hold what the generic writers make of ``iter_rows``."""
 
 import io
 import json
+
+import pyarrow.parquet as pq
+import pytest
 
 from backend.exports import write_export
 from backend.services import consensus, datasets, exports
 from backend.services.assignments import Actor, claim_next_task, submit_answer
 from tests.conftest import principal_of
 
+PROJECT = {"id": 1, "name": "p", "task_type": "single_choice", "labels": ["pos", "neg", "neu"]}
 
-def test_export_job_jsonl_equals_the_generic_writer(project_factory, manager, user_factory, tmp_path):
+
+@pytest.fixture
+def answered(project_factory, manager, user_factory):
+    """Seven tasks (and a gold one) answered by two workers, with consensus."""
     project = project_factory(overlap=2, consensus_method="majority")
     datasets.import_items(principal=principal_of(manager), project_id=project.id,
                           items=[{"external_id": f"e{i}", "data": {"text": f"t{i} \\ \"q\" é"}} for i in range(7)]
@@ -21,13 +29,69 @@ def test_export_job_jsonl_equals_the_generic_writer(project_factory, manager, us
             submit_answer(assignment_id=lease.assignment.id, actor=Actor(worker_id=worker.worker_id),
                           answer={"choice": choice}, active_seconds=4)
     consensus.run_consensus(project_id=project.id)
-    export = exports.create_export(principal=principal_of(manager), project_id=project.id, fmt="jsonl",
-                                   batch_ids=None, include=None, job_id="00000000-0000-7000-8000-000000000000")
+    return project
+
+
+def run(project, manager, tmp_path, fmt, include=None, batch_ids=None):
+    export = exports.create_export(principal=principal_of(manager), project_id=project.id, fmt=fmt,
+                                   batch_ids=batch_ids, include=include, job_id="00000000-0000-7000-8000-000000000000")
     result = exports.run_export(export_id=export.id, directory=tmp_path, salt="s", ttl_hours=1)
-    produced = [json.loads(line) for line in (tmp_path / f"export-{export.id}.jsonl").read_text().splitlines()]
-    generic = io.BytesIO()
-    write_export("jsonl", exports.iter_rows(project.id, batch_ids=None, include=list(exports.INCLUDES), salt="s"),
-                 generic, {"task_type": "single_choice", "labels": ["pos", "neg", "neu"]})
-    expected = [json.loads(line) for line in generic.getvalue().decode().splitlines()]
+    return result, tmp_path / f"export-{export.id}.{exports.EXTENSIONS[fmt]}"
+
+
+def decoded(rows):
+    """Parquet rows with their JSON text columns decoded: the same values, whatever the spacing."""
+    json_columns = ("data", "answers", "consensus_answer")
+    return [{k: json.loads(v) if k in json_columns and v is not None else v for k, v in r.items()} for r in rows]
+
+
+def generic(project, fmt, include, batch_ids=None):
+    out = io.BytesIO()
+    write_export(fmt, exports.iter_rows(project.id, batch_ids=batch_ids, include=include, salt="s"), out, PROJECT)
+    return out
+
+
+@pytest.mark.parametrize("ranges", [1, 2])
+@pytest.mark.parametrize("include", [None, ["consensus"]])
+def test_export_job_jsonl_equals_the_generic_writer(answered, manager, tmp_path, monkeypatch, ranges, include):
+    # Two ranges: each copied by its own connection (in the same snapshot), then joined in task order.
+    monkeypatch.setattr(exports, "JSONL_STREAMS", ranges)
+    monkeypatch.setattr(exports, "JSONL_MIN_RANGE", 1)
+    result, path = run(answered, manager, tmp_path, "jsonl", include)
+    produced = [json.loads(line) for line in path.read_text().splitlines()]
+    expected = [json.loads(line) for line in
+                generic(answered, "jsonl", include or list(exports.INCLUDES)).getvalue().decode().splitlines()]
     assert result["tasks"] == 7 and produced == expected
-    assert produced[0]["answers"][0]["active_seconds"] == 4 and produced[0]["consensus"]["answers_used"] == 2
+    assert [row["task_id"] for row in produced] == sorted(row["task_id"] for row in produced)
+    if include is None:
+        assert produced[0]["answers"][0]["active_seconds"] == 4 and produced[0]["consensus"]["answers_used"] == 2
+    else:
+        assert produced[0]["answers"] == [] and produced[0]["agreement"] is None and produced[0]["consensus"]
+
+
+def test_export_job_parquet_equals_the_generic_writer(answered, manager, tmp_path):
+    result, path = run(answered, manager, tmp_path, "parquet")
+    produced = pq.read_table(path).to_pylist()
+    expected = pq.read_table(generic(answered, "parquet", list(exports.INCLUDES))).to_pylist()
+    assert result["tasks"] == 7 and decoded(produced) == decoded(expected)
+    assert json.loads(produced[0]["answers"])[0]["worker"].startswith("w-")
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_export_job_of_some_batches_holds_only_their_tasks(project_factory, manager, tmp_path, monkeypatch, fmt):
+    monkeypatch.setattr(exports, "JSONL_MIN_RANGE", 1)
+    project = project_factory(batch_size=3)
+    datasets.import_items(principal=principal_of(manager), project_id=project.id,
+                          items=[{"external_id": f"e{i}", "text": f"t{i}"} for i in range(7)])
+    first = exports.iter_rows(project.id, batch_ids=None, include=[], salt="s")
+    batch = next(first)["batch_id"]
+    first.close()
+    result, path = run(project, manager, tmp_path, fmt, batch_ids=[batch])
+    expected = generic(project, fmt, list(exports.INCLUDES), batch_ids=[batch]).getvalue()
+    if fmt == "jsonl":
+        produced = [json.loads(line) for line in path.read_text().splitlines()]
+        assert produced == [json.loads(line) for line in expected.decode().splitlines()]
+    else:
+        produced = pq.read_table(path).to_pylist()
+        assert decoded(produced) == decoded(pq.read_table(io.BytesIO(expected)).to_pylist())
+    assert result["tasks"] == 3 and {row["batch_id"] for row in produced} == {batch}
