@@ -16,6 +16,7 @@ from . import (
     auth,
     batches,
     datasets,
+    docs,
     health,
     jobs,
     payments,
@@ -102,6 +103,7 @@ def register_api(app: Flask) -> Api:
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     app.register_blueprint(health.bp)
+    app.register_blueprint(docs.bp)
     app.before_request(_check_body)
     app.after_request(_audit_write)
     app.register_error_handler(ConcordError, handle_concord_error)

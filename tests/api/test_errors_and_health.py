@@ -71,3 +71,13 @@ def test_openapi_document_lists_the_api(client):
     create = spec["paths"]["/api/v1/projects"]["post"]
     assert "requestBody" in create and "201" in create["responses"] and "422" in create["responses"]
     assert "bearerAuth" in spec["components"]["securitySchemes"]
+
+
+def test_the_api_reference_page_is_made_from_the_openapi_document(client):
+    page = client.get("/api/docs")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    html = page.get_data(as_text=True)
+    spec = client.get("/api/v1/openapi.json").json
+    for path in spec["paths"]:
+        assert path in html
+    assert "scope payments:write" in html and 'id="schema-LedgerEntry"' in html
