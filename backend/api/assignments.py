@@ -21,6 +21,7 @@ from .security import auth_required, current_principal
 bp = api_blueprint("assignments", __name__, "Leases of tasks to workers, and the answers that come back.")
 WORKER_HEADER = "X-Concord-Worker"
 REASON_HEADER = "X-Concord-Reason"
+MESSAGE_HEADER = "X-Concord-Message"
 _WORKER_PARAM = {"in": "header", "name": WORKER_HEADER, "required": False, "schema": {"type": "string"},
                  "description": "Organization keys: the vendor's own id of the worker to act for."}
 
@@ -38,7 +39,8 @@ def _actor() -> Actor:
 @auth_required("tasks:work")
 @bp.response(201, AssignmentSchema, description="A new lease")
 @bp.alt_response(200, schema=AssignmentSchema, description="The lease the worker already holds")
-@bp.alt_response(204, description=f"Nothing for this worker now; {REASON_HEADER} says why")
+@bp.alt_response(204, description=f"Nothing for this worker now; {REASON_HEADER} says why (a code), "
+                                  f"{MESSAGE_HEADER} in words")
 @bp.doc(security=security("tasks:work"), parameters=[_WORKER_PARAM])
 @errors(bp, 401, 403, 404, 422)
 def claim(project_id: int):
@@ -47,7 +49,9 @@ def claim(project_id: int):
     worker_id = workers.acting_worker_id(principal, request.headers.get(WORKER_HEADER))
     result = assignments.claim_next_task(principal=principal, project_id=project_id, worker_id=worker_id)
     if isinstance(result, NoTask):
-        return Response(status=204, headers={REASON_HEADER: result.reason})
+        # The message is for people (a labeling client shows it); header values must be latin-1.
+        message = result.message.encode("latin-1", "replace").decode("latin-1")
+        return Response(status=204, headers={REASON_HEADER: result.reason, MESSAGE_HEADER: message})
     return result, 201 if result.created else 200
 
 

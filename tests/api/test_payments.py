@@ -270,6 +270,7 @@ def test_daily_cap_stops_claims_with_a_reason(project_factory, fill, annotator):
     work(ann, project.id, 2)
     capped = ann.post(f"/api/v1/projects/{project.id}/assignments")
     assert capped.status_code == 204 and capped.headers["X-Concord-Reason"] == "daily_cap_reached"
+    assert "limit of 2 answers" in capped.headers["X-Concord-Message"]
     # Another worker is not capped by it.
     assert annotator().post(f"/api/v1/projects/{project.id}/assignments").status_code == 201
 
