@@ -14,11 +14,12 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 _engine: Engine | None = None
 _immediate_engine: Engine | None = None
+_read_engine: Engine | None = None
 _session_factory: sessionmaker[Session] | None = None
 _immediate_factory: sessionmaker[Session] | None = None
 
@@ -69,25 +70,25 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30_000, pool_size: int = 10)
 
 def configure(url: str, *, busy_timeout_ms: int = 30_000, pool_size: int = 10) -> Engine:
     """Point the process at a database. Called by create_app and by the worker."""
-    global _engine, _immediate_engine, _session_factory, _immediate_factory
+    global _engine, _immediate_engine, _read_engine, _session_factory, _immediate_factory
     if _engine is not None and _engine.url.render_as_string(hide_password=False) == url:
         return _engine
     dispose()
     _engine = make_engine(url, busy_timeout_ms=busy_timeout_ms, pool_size=pool_size)
     _immediate_engine = _engine.execution_options(sqlite_immediate=True)
     # Reads run in autocommit on PostgreSQL: no BEGIN/ROLLBACK round trips around a SELECT.
-    read_engine = _engine if _engine.dialect.name == "sqlite" else _engine.execution_options(
+    _read_engine = _engine if _engine.dialect.name == "sqlite" else _engine.execution_options(
         isolation_level="AUTOCOMMIT")
-    _session_factory = sessionmaker(read_engine, expire_on_commit=False)
+    _session_factory = sessionmaker(_read_engine, expire_on_commit=False)
     _immediate_factory = sessionmaker(_immediate_engine, expire_on_commit=False)
     return _engine
 
 
 def dispose() -> None:
-    global _engine, _immediate_engine, _session_factory, _immediate_factory
+    global _engine, _immediate_engine, _read_engine, _session_factory, _immediate_factory
     if _engine is not None:
         _engine.dispose()
-    _engine = _immediate_engine = None
+    _engine = _immediate_engine = _read_engine = None
     _session_factory = _immediate_factory = None
 
 
@@ -129,6 +130,15 @@ def read_session() -> Iterator[Session]:
     finally:
         # close() ends the transaction without expiring what was loaded.
         session.close()
+
+
+@contextmanager
+def read_connection() -> Iterator[Connection]:
+    """A Core connection for reads, like ``read_session()`` without the ORM: for per-request lookups."""
+    if _read_engine is None:
+        raise RuntimeError("database not configured: call backend.db.configure() first")
+    with _read_engine.connect() as connection:
+        yield connection
 
 
 def _after_fork_in_child() -> None:

@@ -8,11 +8,11 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..db import read_session, unit_of_work
+from ..db import read_connection, read_session, unit_of_work
 from ..errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationError
 from ..models import ROLE_SCOPES, ROLES, SCOPES, ApiToken, Organization, User, Worker, utcnow
 from .access import Principal
@@ -232,18 +232,24 @@ def _token_rows(condition):
     )
 
 
+# Built once: a reused statement keeps its cache key, so it is neither rebuilt nor re-hashed per request.
+_TOKEN_BY_SECRET = _token_rows(ApiToken.token_hash == bindparam("digest"))
+_TOKEN_BY_PREVIOUS_SECRET = _token_rows((ApiToken.previous_token_hash == bindparam("digest"))
+                                        & (ApiToken.previous_valid_until > bindparam("now")))
+
+
 def resolve_token(*, secret: str) -> Principal:
     """The principal a bearer token stands for. Raises Unauthorized when unknown, revoked or expired.
 
     After a rotation the previous secret is accepted until its grace period ends.
+    Nothing is cached: a revoked or rotated token stops working at once in every process.
     """
     now = utcnow()
     digest = _digest(secret)
-    with read_session() as session:
-        row = session.execute(_token_rows(ApiToken.token_hash == digest)).first()
+    with read_connection() as connection:
+        row = connection.execute(_TOKEN_BY_SECRET, {"digest": digest}).first()
         if row is None:
-            row = session.execute(_token_rows((ApiToken.previous_token_hash == digest)
-                                              & (ApiToken.previous_valid_until > now))).first()
+            row = connection.execute(_TOKEN_BY_PREVIOUS_SECRET, {"digest": digest, "now": now}).first()
     if (row is None or row.revoked_at is not None or (row.expires_at and row.expires_at <= now)
             or (row.user_id is not None and not row.is_active)):
         raise Unauthorized("Invalid, revoked or expired token.", code="invalid_token")

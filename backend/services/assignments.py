@@ -20,12 +20,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import LABEL_STYLE_TABLENAME_PLUS_COL, Float, Integer, String, bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from ..db import read_session, unit_of_work
+from ..db import get_engine, read_session, unit_of_work
 from ..errors import Conflict, NotFound
 from ..models import Assignment, Event, Project, Task, Worker, utcnow
 from ..models.base import JSONType, UTCDateTime
@@ -121,20 +121,31 @@ def _pick_gold(session: Session, *, project_id: int, worker_id: int) -> TaskView
     return TaskView(row.id, row.batch_id, row.external_id, row.data, "gold") if row else None
 
 
+def _candidate_stmt(pg: bool, skipped: bool):
+    sql = _CANDIDATE.format(skip="AND t.id NOT IN :skipped" if skipped else "",
+                            lock="FOR NO KEY UPDATE OF t SKIP LOCKED" if pg else "")
+    stmt = text(sql).bindparams(_dt("now")).columns(data=JSONType)
+    if skipped:
+        stmt = stmt.bindparams(bindparam("skipped", expanding=True))
+    return stmt
+
+
+# Statements on the hot paths are built once: a statement object reused across calls keeps its cache
+# key, so SQLAlchemy neither rebuilds nor re-hashes it on every request (that cost more than the query).
+_CANDIDATES = {(pg, skipped): _candidate_stmt(pg, skipped) for pg in (True, False) for skipped in (True, False)}
+_TASK_COUNTS = text("SELECT answer_count, leased_count, required_overlap FROM tasks WHERE id = :id")
+
+
 def _pick_task(session: Session, *, batch_ids: list[int], worker_id: int, now: datetime) -> TaskView | None:
     """Lock one task this worker may take, in batch order; None when there is none."""
     pg = _is_pg(session)
     for batch_id in batch_ids:
         skipped: list[int] = []
         for _attempt in range(MAX_CANDIDATE_RETRIES):
-            sql = _CANDIDATE.format(skip="AND t.id NOT IN :skipped" if skipped else "",
-                                    lock="FOR NO KEY UPDATE OF t SKIP LOCKED" if pg else "")
-            stmt = text(sql).bindparams(_dt("now")).columns(data=JSONType)
             params: dict[str, Any] = {"batch_id": batch_id, "now": now, "worker_id": worker_id}
             if skipped:
-                stmt = stmt.bindparams(bindparam("skipped", expanding=True))
                 params["skipped"] = skipped
-            row = session.execute(stmt, params).first()
+            row = session.execute(_CANDIDATES[pg, bool(skipped)], params).first()
             if row is None:
                 break
             view = TaskView(row.id, row.batch_id, row.external_id, row.data)
@@ -142,8 +153,7 @@ def _pick_task(session: Session, *, batch_ids: list[int], worker_id: int, now: d
                 return view
             # Picked because a lease may have expired: settle that under the lock, then look again.
             _expire_stale_leases(session, row.id, now)
-            fresh = session.execute(text("SELECT answer_count, leased_count, required_overlap FROM tasks "
-                                         "WHERE id = :id"), {"id": row.id}).one()
+            fresh = session.execute(_TASK_COUNTS, {"id": row.id}).one()
             if fresh.answer_count + fresh.leased_count < fresh.required_overlap:
                 return view
             skipped.append(row.id)
@@ -157,6 +167,51 @@ def _load_lease(session: Session, assignment_id: int, created: bool) -> Lease:
     return Lease(assignment, task, project, created)
 
 
+_PROJECTS = Project.__table__
+_PROJECT_COLUMNS = tuple(c.key for c in _PROJECTS.c)
+# PostgreSQL: the project (key-share: a budget being set waits for this claim, and this claim sees a
+# budget just set) and the worker's lock (claims of one worker are serialized), in one round trip.
+_CLAIM_LOCKS_PG = text(
+    f"SELECT {', '.join('p.' + c.name for c in _PROJECTS.c)} FROM projects p, workers w "
+    "WHERE p.id = :p AND w.id = :w FOR KEY SHARE OF p FOR NO KEY UPDATE OF w"
+).columns(*_PROJECTS.c)
+# PostgreSQL, once the locks are held (so from a snapshot taken after them): the worker's live
+# leases in the project, and its active batches in claim order with their own rates.
+_CLAIM_STATE_PG = text(
+    "SELECT ARRAY(SELECT id FROM assignments WHERE worker_id = :w AND project_id = :p AND status = 'leased' "
+    "AND expires_at > :now ORDER BY id) AS live, b.ids AS batch_ids, b.rates AS batch_rates "
+    "FROM (SELECT array_agg(id ORDER BY priority DESC, id) AS ids, "
+    "array_agg(reward_amount ORDER BY priority DESC, id) AS rates FROM batches "
+    "WHERE project_id = :p AND status = 'active' AND completed_at IS NULL) b"
+).bindparams(_dt("now"))
+_LOCK_WORKER = text("SELECT id FROM workers WHERE id = :w FOR NO KEY UPDATE")
+_LIVE_LEASES = text(
+    "SELECT id FROM assignments WHERE worker_id = :w AND project_id = :p AND status = 'leased' "
+    "AND expires_at > :now ORDER BY id").bindparams(_dt("now"))
+_ACTIVE_BATCHES = text(
+    "SELECT id, reward_amount FROM batches WHERE project_id = :p AND status = 'active' "
+    "AND completed_at IS NULL ORDER BY priority DESC, id")
+# PostgreSQL: the task's counters and the lease row in one statement (the task is locked already).
+_LEASE_PG = text(
+    "WITH t AS (UPDATE tasks SET leased_count = leased_count + 1, "
+    "lease_deadline = CASE WHEN lease_deadline IS NULL OR lease_deadline > :expires_at "
+    "THEN :expires_at ELSE lease_deadline END WHERE id = :task_id RETURNING id) "
+    "INSERT INTO assignments (project_id, batch_id, task_id, worker_id, status, leased_at, expires_at, is_gold, "
+    "flagged, reward_amount, reward_currency) "
+    "SELECT :project_id, :batch_id, t.id, :worker_id, :status, :leased_at, :expires_at, :is_gold, false, "
+    ":reward_amount, :reward_currency FROM t RETURNING id"
+).bindparams(_dt("leased_at"), _dt("expires_at"))
+_TASK_LEASED = text(
+    "UPDATE tasks SET leased_count = leased_count + 1, "
+    "lease_deadline = CASE WHEN lease_deadline IS NULL OR lease_deadline > :exp "
+    "THEN :exp ELSE lease_deadline END WHERE id = :t").bindparams(_dt("exp"))
+
+
+def _detached(model, mapping, columns: tuple[str, ...], prefix: str = ""):
+    """A model instance built from a row read with Core (attached to no session)."""
+    return model(**{key: mapping[prefix + key] for key in columns})
+
+
 def claim_next_task(*, principal: Principal, project_id: int, worker_id: int) -> Lease | NoTask:
     """Lease the next task of a project to a worker, or say why there is none.
 
@@ -165,20 +220,26 @@ def claim_next_task(*, principal: Principal, project_id: int, worker_id: int) ->
     """
     with unit_of_work() as session:
         pg = _is_pg(session)
-        # Key-share: a budget being set waits for this claim, and this claim sees a budget just set.
-        project = ensure_view(principal, session.get(Project, project_id, with_for_update={"read": True,
-                                                                                     "key_share": True}
-                                                     if pg else None), project_id)
+        locked = session.execute(_CLAIM_LOCKS_PG, {"p": project_id, "w": worker_id}).first() if pg else None
+        if locked is not None:
+            project = ensure_view(principal, _detached(Project, locked._mapping, _PROJECT_COLUMNS), project_id)
+        else:
+            # SQLite (one writer at a time), or no such project (or worker) on PostgreSQL.
+            project = ensure_view(principal, session.get(Project, project_id, with_for_update={
+                "read": True, "key_share": True} if pg else None), project_id)
         if project.status != "active":
             return NoTask("project_not_active", f"Project {project_id} is {project.status}.")
-        if pg:
-            session.execute(text("SELECT id FROM workers WHERE id = :w FOR NO KEY UPDATE"), {"w": worker_id})
+        if pg and locked is None:
+            session.execute(_LOCK_WORKER, {"w": worker_id})
         # Read the clock once the locks are held: a lease is timed from when it is really granted.
         now = utcnow()
-        live = session.execute(
-            text("SELECT id FROM assignments WHERE worker_id = :w AND project_id = :p AND status = 'leased' "
-                 "AND expires_at > :now ORDER BY id").bindparams(_dt("now")),
-            {"w": worker_id, "p": project_id, "now": now}).scalars().all()
+        batch_rates = None
+        if pg:
+            state = session.execute(_CLAIM_STATE_PG, {"w": worker_id, "p": project_id, "now": now}).one()
+            live = state.live
+            batch_rates = dict(zip(state.batch_ids or (), state.batch_rates or (), strict=True))
+        else:
+            live = session.execute(_LIVE_LEASES, {"w": worker_id, "p": project_id, "now": now}).scalars().all()
         if len(live) >= project.max_active_leases:
             return _load_lease(session, live[0], created=False)
         standing = None
@@ -191,9 +252,8 @@ def claim_next_task(*, principal: Principal, project_id: int, worker_id: int) ->
         if cap is not None and workload.answers_today(session, project_id=project_id, worker_id=worker_id,
                                                       now=now) >= cap:
             return NoTask("daily_cap_reached", f"You reached today's limit of {cap} answers in this project.")
-        batch_rates = dict(session.execute(
-            text("SELECT id, reward_amount FROM batches WHERE project_id = :p AND status = 'active' "
-                 "AND completed_at IS NULL ORDER BY priority DESC, id"), {"p": project_id}).all())
+        if batch_rates is None:
+            batch_rates = dict(session.execute(_ACTIVE_BATCHES, {"p": project_id}).all())
         task = _pick_task(session, batch_ids=list(batch_rates), worker_id=worker_id, now=now)
         if task is None:
             return NoTask("no_task_available", f"No open task for you in project {project_id} right now.")
@@ -211,12 +271,11 @@ def claim_next_task(*, principal: Principal, project_id: int, worker_id: int) ->
                   "status": "leased", "leased_at": now, "expires_at": expires, "is_gold": gold,
                   "reward_amount": rate, "reward_currency": project.reward_currency}
         # Core statements on the hot path: the ORM's unit of work costs more than the SQL here.
-        new_id = session.execute(insert(_ASSIGNMENTS).values(**values).returning(_ASSIGNMENTS.c.id)).scalar_one()
-        session.execute(
-            text("UPDATE tasks SET leased_count = leased_count + 1, "
-                 "lease_deadline = CASE WHEN lease_deadline IS NULL OR lease_deadline > :exp "
-                 "THEN :exp ELSE lease_deadline END WHERE id = :t").bindparams(_dt("exp")),
-            {"t": task.id, "exp": expires})
+        if pg:
+            new_id = session.execute(_LEASE_PG, values).scalar_one()
+        else:
+            new_id = session.execute(insert(_ASSIGNMENTS).values(**values).returning(_ASSIGNMENTS.c.id)).scalar_one()
+            session.execute(_TASK_LEASED, {"t": task.id, "exp": expires})
         if standing is not None:
             # After the task update: locks go task, then quality row, as on the submit path.
             quality.record_claim(session, standing, gold=gold)
@@ -258,6 +317,31 @@ _TASKS = Task.__table__
 _EVENTS = Event.__table__
 
 
+class _LockedTask(NamedTuple):
+    id: int
+    batch_id: int
+    external_id: str | None
+    data: dict
+    status: str
+    answer_count: int
+    required_overlap: int
+    gold: dict | None
+
+
+_BATCH_COMPLETED_COUNT = text("UPDATE batches SET completed_count = completed_count + 1 WHERE id = :b "
+                              "RETURNING completed_count, task_count - gold_count")
+# PostgreSQL: complete the task, record its event and count it in its batch in one statement.
+_COMPLETE_TASK_PG = text(
+    "WITH t AS (UPDATE tasks SET status = 'complete', completed_at = :now, agreement = :agreement, "
+    "flagged = :flagged, flag_reason = :flag_reason WHERE id = :t RETURNING id), "
+    "e AS (INSERT INTO events (kind, project_id, batch_id, task_id, payload, created_at) "
+    "SELECT 'task.completed', :p, :b, t.id, :payload, :now FROM t) "
+    "UPDATE batches SET completed_count = completed_count + 1 WHERE id = :b "
+    "RETURNING completed_count, task_count - gold_count"
+).bindparams(_dt("now"), bindparam("payload", type_=JSONType), bindparam("agreement", type_=Float()),
+             bindparam("flag_reason", type_=String()))
+
+
 def _finish_task(session: Session, project: Project, *, task_id: int, batch_id: int, answers: int, required: int,
                  now: datetime) -> bool:
     """A task reached its overlap: complete it, or (dynamic overlap) ask for one more answer.
@@ -283,13 +367,16 @@ def _record_completion(session: Session, *, task_id: int, batch_id: int, project
 
     Returns whether the task's batch completed with it.
     """
-    session.execute(update(_TASKS).where(_TASKS.c.id == task_id).values(
-        status="complete", completed_at=now, agreement=agreement, flagged=flag is not None, flag_reason=flag))
-    session.execute(insert(_EVENTS).values(kind="task.completed", project_id=project_id, batch_id=batch_id,
-                                           task_id=task_id, payload={"answers": answers}, created_at=now))
-    done, total = session.execute(
-        text("UPDATE batches SET completed_count = completed_count + 1 WHERE id = :b "
-             "RETURNING completed_count, task_count - gold_count"), {"b": batch_id}).one()
+    if _is_pg(session):
+        done, total = session.execute(_COMPLETE_TASK_PG, {
+            "t": task_id, "b": batch_id, "p": project_id, "now": now, "agreement": agreement,
+            "flagged": flag is not None, "flag_reason": flag, "payload": {"answers": answers}}).one()
+    else:
+        session.execute(update(_TASKS).where(_TASKS.c.id == task_id).values(
+            status="complete", completed_at=now, agreement=agreement, flagged=flag is not None, flag_reason=flag))
+        session.execute(insert(_EVENTS).values(kind="task.completed", project_id=project_id, batch_id=batch_id,
+                                               task_id=task_id, payload={"answers": answers}, created_at=now))
+        done, total = session.execute(_BATCH_COMPLETED_COUNT, {"b": batch_id}).one()
     if done < total:
         return False
     session.execute(text("UPDATE batches SET completed_at = :now WHERE id = :b").bindparams(_dt("now")),
@@ -307,6 +394,36 @@ def _record_completion(session: Session, *, task_id: int, batch_id: int, project
     return True
 
 
+_ASSIGNMENT_COLUMNS = tuple(c.key for c in _ASSIGNMENTS.c)
+_LOCKED_TASK_COLUMNS = _LockedTask._fields
+_LOCK_TASK = (select(*(_TASKS.c[key] for key in _LOCKED_TASK_COLUMNS))
+              .where(_TASKS.c.id == bindparam("t")).with_for_update(key_share=True))
+# PostgreSQL, a worker's own assignment: the assignment, its project and its task, the task locked.
+# The task row is the locked (latest) version; the assignment's status is re-checked by the update.
+_SUBMIT_LOAD_PG = (
+    select(*_ASSIGNMENTS.c, *(_TASKS.c[key] for key in _LOCKED_TASK_COLUMNS), *_PROJECTS.c)
+    .select_from(_ASSIGNMENTS.join(_TASKS, _TASKS.c.id == _ASSIGNMENTS.c.task_id)
+                 .join(_PROJECTS, _PROJECTS.c.id == _ASSIGNMENTS.c.project_id))
+    .where(_ASSIGNMENTS.c.id == bindparam("a"), _ASSIGNMENTS.c.worker_id == bindparam("w"))
+    .with_for_update(of=_TASKS, key_share=True)
+    .set_label_style(LABEL_STYLE_TABLENAME_PLUS_COL)
+)
+# PostgreSQL: an on-time answer and the task's counters in one statement (no row when not on time).
+_SUBMIT_ON_TIME_PG = text(
+    "WITH a AS (UPDATE assignments SET status = :status, answer = :answer, submitted_at = :submitted_at, "
+    "ended_at = :ended_at, active_seconds = :active_seconds, review_status = :review_status "
+    "WHERE id = :a AND status = 'leased' AND expires_at > :submitted_at RETURNING id) "
+    "UPDATE tasks SET answer_count = answer_count + 1, leased_count = leased_count - 1 FROM a "
+    "WHERE tasks.id = :t RETURNING tasks.answer_count, tasks.required_overlap"
+).bindparams(_dt("submitted_at"), _dt("ended_at"), bindparam("answer", type_=JSONType),
+             bindparam("active_seconds", type_=Integer()))
+_TASK_ANSWERED = text("UPDATE tasks SET answer_count = answer_count + 1, leased_count = leased_count - :d "
+                      "WHERE id = :t RETURNING answer_count, required_overlap")
+_OTHER_LIVE_LEASES = text(
+    "SELECT count(*) FROM assignments WHERE task_id = :t AND status = 'leased' AND expires_at > :now "
+    "AND id <> :a").bindparams(_dt("now"))
+
+
 def submit_answer(*, assignment_id: int, actor: Actor, answer: Any,
                   active_seconds: int | None = None) -> Lease:
     """Record the worker's answer. Safe to retry with the same answer.
@@ -315,16 +432,25 @@ def submit_answer(*, assignment_id: int, actor: Actor, answer: Any,
     schema), Conflict (a different answer was already given, the assignment was
     released, or the lease expired and the task needs no more answers).
     """
-    with read_session() as session:
-        assignment = _worker_assignment(session, assignment_id, actor)
-        project = session.get(Project, assignment.project_id)
+    # PostgreSQL, a worker acting for itself (the common case): fewer round trips, the same checks.
+    fast = actor.worker_id is not None and get_engine().dialect.name == "postgresql"
+    if not fast:
+        with read_session() as session:
+            assignment = _worker_assignment(session, assignment_id, actor)
+            project = session.get(Project, assignment.project_id)
     now = utcnow()
     with unit_of_work() as session:
         # Every change to a task's counters happens under its row lock; take it first.
-        task = session.execute(
-            select(_TASKS.c.id, _TASKS.c.batch_id, _TASKS.c.external_id, _TASKS.c.data, _TASKS.c.status,
-                   _TASKS.c.answer_count, _TASKS.c.required_overlap, _TASKS.c.gold)
-            .where(_TASKS.c.id == assignment.task_id).with_for_update(key_share=True)).one()
+        if fast:
+            row = session.execute(_SUBMIT_LOAD_PG, {"a": assignment_id, "w": actor.worker_id}).first()
+            if row is None:
+                raise NotFound(f"Assignment {assignment_id} not found.")
+            mapping = row._mapping
+            assignment = _detached(Assignment, mapping, _ASSIGNMENT_COLUMNS, "assignments_")
+            project = _detached(Project, mapping, _PROJECT_COLUMNS, "projects_")
+            task = _LockedTask(*(mapping["tasks_" + key] for key in _LOCKED_TASK_COLUMNS))
+        else:
+            task = session.execute(_LOCK_TASK, {"t": assignment.task_id}).one()
         answer = validate_answer(project.task_type, project.label_config, answer, task.data)
         if task.status == "complete":
             current = session.execute(select(_ASSIGNMENTS.c.status, _ASSIGNMENTS.c.expires_at).where(
@@ -336,8 +462,14 @@ def submit_answer(*, assignment_id: int, actor: Actor, answer: Any,
                   "active_seconds": active_seconds, "review_status": "pending"}
         by_id = _ASSIGNMENTS.c.id == assignment_id
         batch_completed = False
-        on_time = session.execute(update(_ASSIGNMENTS).where(
-            by_id, _ASSIGNMENTS.c.status == "leased", _ASSIGNMENTS.c.expires_at > now).values(**values)).rowcount
+        counts = None
+        if fast:
+            # On time (the common case): the answer and the task's counters in one statement.
+            counts = session.execute(_SUBMIT_ON_TIME_PG, {**values, "a": assignment_id, "t": task.id}).first()
+            on_time = counts is not None
+        else:
+            on_time = session.execute(update(_ASSIGNMENTS).where(
+                by_id, _ASSIGNMENTS.c.status == "leased", _ASSIGNMENTS.c.expires_at > now).values(**values)).rowcount
         freed_lease = 1
         if not on_time:
             current = session.execute(select(_ASSIGNMENTS).where(by_id)).one()
@@ -350,10 +482,7 @@ def submit_answer(*, assignment_id: int, actor: Actor, answer: Any,
             if current.status == "released":
                 raise Conflict("This assignment was released; its task went back to the pool.",
                                code="assignment_released")
-            others = session.execute(
-                text("SELECT count(*) FROM assignments WHERE task_id = :t AND status = 'leased' "
-                     "AND expires_at > :now AND id <> :a").bindparams(_dt("now")),
-                {"t": task.id, "now": now, "a": assignment_id}).scalar_one()
+            others = session.execute(_OTHER_LIVE_LEASES, {"t": task.id, "now": now, "a": assignment_id}).scalar_one()
             full = task.status != "open" or task.answer_count + others >= task.required_overlap
             if task.status != "gold" and full:
                 raise Conflict("The lease expired and the task already has all the answers it needs.",
@@ -366,9 +495,9 @@ def submit_answer(*, assignment_id: int, actor: Actor, answer: Any,
                 raise Conflict("The lease expired and the project's budget has no room for this answer now.",
                                code="budget_exhausted")
             session.execute(update(_ASSIGNMENTS).where(by_id).values(**values))
-        answers, required = session.execute(
-            text("UPDATE tasks SET answer_count = answer_count + 1, leased_count = leased_count - :d "
-                 "WHERE id = :t RETURNING answer_count, required_overlap"), {"d": freed_lease, "t": task.id}).one()
+        if counts is None:
+            counts = session.execute(_TASK_ANSWERED, {"d": freed_lease, "t": task.id}).one()
+        answers, required = counts
         if task.status == "gold":
             values["gold_score"] = quality.score_gold_answer(session, project, worker_id=assignment.worker_id,
                                                              answer=answer, gold=task.gold, now=now)
