@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, current_app, g, request
 from flask_smorest import Api
 from marshmallow import ValidationError as SchemaError
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
@@ -25,6 +26,7 @@ from . import (
     results,
     review,
     tokens,
+    web,
     webhooks,
     workload,
 )
@@ -66,11 +68,29 @@ def _check_body():
 
 
 class BoundedIntConverter(IntegerConverter):
-    """Path ids beyond a 64-bit integer cannot exist: they are 404s, not database errors."""
+    """Ids that cannot exist are 404s, not database errors: most tables count with 32-bit integers."""
+
+    limit = 2**31 - 1
 
     def __init__(self, url_map, *args, **kwargs):
-        kwargs.setdefault("max", 2**63 - 1)
+        kwargs.setdefault("max", self.limit)
         super().__init__(url_map, *args, **kwargs)
+
+
+class BigIdConverter(BoundedIntConverter):
+    """Ids of the tables that count with 64-bit integers (tasks, assignments, deliveries)."""
+
+    limit = 2**63 - 1
+
+
+def _unstorable_input(exc: DataError):
+    """Values the database cannot hold (a number beyond its column, a NUL character in text) came
+    from the request: a 422, not a 500."""
+    if exc.orig is not None and type(exc.orig).__name__ == "NumericValueOutOfRange":
+        return error_response(422, "validation_error", "A number in the request is out of range.", {})
+    if "NUL" in str(exc.orig):
+        return error_response(422, "validation_error", "Text in the request must not contain NUL characters.", {})
+    return handle_unexpected(exc)
 
 
 # High-volume work calls are their own record (the assignments table); every other write is audited.
@@ -95,15 +115,19 @@ def _out_of_range(_exc: OverflowError):
 
 def register_api(app: Flask) -> Api:
     app.url_map.converters["int"] = BoundedIntConverter
+    app.url_map.converters["bigint"] = BigIdConverter
     api = ConcordApi(app, spec_kwargs={
         "info": {"description": "Concord: distribute labeling tasks with overlap, measure agreement, pay fairly."},
     })
+    for converter in (BoundedIntConverter, BigIdConverter):
+        api.register_converter(converter, lambda c: {"type": "integer", "minimum": 0, "maximum": c.limit})
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.spec.components.security_scheme("sessionCookie", {"type": "apiKey", "in": "cookie", "name": "session"})
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     app.register_blueprint(health.bp)
     app.register_blueprint(docs.bp)
+    app.register_blueprint(web.bp)
     app.before_request(_check_body)
     app.after_request(_audit_write)
     app.register_error_handler(ConcordError, handle_concord_error)
@@ -112,5 +136,6 @@ def register_api(app: Flask) -> Api:
                                                 {"fields": exc.messages_dict}))
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(OverflowError, _out_of_range)
+    app.register_error_handler(DataError, _unstorable_input)
     app.register_error_handler(Exception, handle_unexpected)
     return api

@@ -55,7 +55,7 @@ def claim(project_id: int):
     return result, 201 if result.created else 200
 
 
-@bp.get("/assignments/<int:assignment_id>")
+@bp.get("/assignments/<bigint:assignment_id>")
 @auth_required("tasks:work")
 @bp.response(200, AssignmentSchema)
 @bp.doc(security=security("tasks:work"), parameters=[_WORKER_PARAM])
@@ -65,7 +65,7 @@ def get_assignment(assignment_id: int):
     return assignments.get_assignment(assignment_id=assignment_id, actor=_actor())
 
 
-@bp.post("/assignments/<int:assignment_id>/submit")
+@bp.post("/assignments/<bigint:assignment_id>/submit")
 @auth_required("tasks:work")
 @bp.arguments(SubmitSchema)
 @bp.response(200, AssignmentSchema)
@@ -81,7 +81,7 @@ def submit(body, assignment_id: int):
     return lease
 
 
-@bp.post("/assignments/<int:assignment_id>/release")
+@bp.post("/assignments/<bigint:assignment_id>/release")
 @auth_required("tasks:work")
 @bp.arguments(ReleaseSchema)
 @bp.response(200, AssignmentSchema)

@@ -57,7 +57,7 @@ def list_batch_tasks(args, batch_id: int):
                                     cursor=args["cursor"])
 
 
-@bp.get("/tasks/<int:task_id>")
+@bp.get("/tasks/<bigint:task_id>")
 @auth_required("projects:read")
 @bp.response(200, TaskDetailSchema)
 @bp.doc(security=security("projects:read"))

@@ -25,7 +25,7 @@ def _decide(assignment_id: int, *, approve: bool, reason: str | None):
     return decision.assignment, 200, replay_headers(decision.replayed)
 
 
-@bp.post("/assignments/<int:assignment_id>/approve")
+@bp.post("/assignments/<bigint:assignment_id>/approve")
 @auth_required("payments:write")
 @bp.arguments(ReviewDecisionSchema)
 @bp.response(200, ReviewedAnswerSchema)
@@ -36,7 +36,7 @@ def approve(body, assignment_id: int):
     return _decide(assignment_id, approve=True, reason=body["reason"])
 
 
-@bp.post("/assignments/<int:assignment_id>/reject")
+@bp.post("/assignments/<bigint:assignment_id>/reject")
 @auth_required("payments:write")
 @bp.arguments(ReviewDecisionSchema)
 @bp.response(200, ReviewedAnswerSchema)

@@ -91,7 +91,7 @@ def list_deliveries(args, webhook_id: int):
     return webhooks.list_deliveries(principal=current_principal(), webhook_id=webhook_id, **args)
 
 
-@bp.post("/webhooks/<int:webhook_id>/deliveries/<int:delivery_id>/redeliver")
+@bp.post("/webhooks/<int:webhook_id>/deliveries/<bigint:delivery_id>/redeliver")
 @auth_required("projects:write")
 @bp.response(200, DeliverySchema)
 @bp.doc(security=security("projects:write"))

@@ -81,3 +81,12 @@ def test_the_api_reference_page_is_made_from_the_openapi_document(client):
     for path in spec["paths"]:
         assert path in html
     assert "scope payments:write" in html and 'id="schema-LedgerEntry"' in html
+
+
+def test_values_the_database_cannot_hold_are_422_not_500(client, login_as, manager):
+    assert client.post("/api/v1/auth/login", json={"email": "a\u0000b@example.test", "password": "x"}).status_code \
+        in (401, 422)
+    mgr = login_as(manager)
+    too_big = mgr.get("/api/v1/projects/1/tasks?batch_id=99999999999")
+    assert too_big.status_code in (404, 422) and "error" in too_big.json
+    assert mgr.get("/api/v1/projects/99999999999").status_code == 404

@@ -1,0 +1,40 @@
+// Put the API's validation messages (error.details.fields) next to the fields they name.
+import { fill, h, notice } from "./format.js";
+
+export function clearFieldErrors(form) {
+  for (const el of form.querySelectorAll(".field-error")) el.remove();
+  for (const el of form.querySelectorAll(".field.invalid")) {
+    el.classList.remove("invalid");
+    el.querySelector("input,select,textarea")?.removeAttribute("aria-invalid");
+  }
+}
+
+// A field <div class="field" data-field="reward.amount"> takes the messages of that path or of any path
+// below it (labels.0 -> labels); the rest go to the form's status area.
+export function showFieldErrors(form, error, status) {
+  clearFieldErrors(form);
+  const fields = error.fields;
+  const unplaced = [];
+  let first = null;
+  for (const [path, messages] of Object.entries(fields)) {
+    let target = null;
+    const parts = path.split(".");
+    for (let n = parts.length; n > 0 && !target; n--) {
+      const key = parts.slice(0, n).join(".").replace(/\[\d+\]$/, "");
+      target = form.querySelector(`.field[data-field="${CSS.escape(key)}"]`);
+    }
+    if (!target) { unplaced.push(`${path}: ${messages.join(" ")}`); continue; }
+    const control = target.querySelector("input,select,textarea");
+    const id = `${control?.id || path}-error`;
+    target.classList.add("invalid");
+    target.append(h("span", { class: "field-error", id }, messages.join(" ")));
+    if (control) {
+      control.setAttribute("aria-invalid", "true");
+      control.setAttribute("aria-describedby", id);
+      first ??= control;
+    }
+  }
+  fill(status, notice("error", unplaced.length ? `${error.message} ${unplaced.join("; ")}`
+    : "Please correct the highlighted fields."));
+  first?.focus();
+}

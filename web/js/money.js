@@ -1,0 +1,95 @@
+// Money and files: a project's costs, exports, and the organization's payouts.
+import { ApiError, all, get, post } from "./api.js";
+import { onLeave } from "./app.js";
+import { clearFieldErrors, showFieldErrors } from "./forms.js";
+import { duration, fill, h, money, notice, pct, progressBar, table, toMinor } from "./format.js";
+
+export async function costTab(body, project) {
+  const c = await get(`/projects/${project.id}/cost`);
+  const m = (v) => money(v, c.currency);
+  const used = c.budget ? c.committed / c.budget : null;
+  fill(body, h("div", { class: "stats", id: "cost" },
+    ...[["Spent", m(c.spent)], ["Approved", m(c.approved)], ["Bonuses", m(c.bonuses)], ["Pending review", m(c.pending)],
+      ["In flight", m(c.in_flight)], ["Committed", m(c.committed)], ["Budget", c.budget == null ? "none" : m(c.budget)],
+      ["Remaining budget", c.remaining_budget == null ? "—" : m(c.remaining_budget)], ["Forecast to finish", m(c.forecast_total)],
+      ["Rejection rate", pct(c.rejection_rate)], ["Answers remaining", String(c.answers_remaining)],
+      ["Time to finish", c.eta_seconds == null ? "—" : duration(c.eta_seconds)]]
+      .map(([label, value]) => h("div", {}, h("div", { class: "muted" }, label), h("div", { class: "stat" }, value)))),
+  used !== null ? h("p", {}, "Budget committed: ", progressBar(used, "Budget committed")) : null,
+  h("p", {}, h("a", { href: "#/manage/payouts" }, "Payouts of the organization →")));
+}
+
+export async function exportsTab(body, project) {
+  const FORMATS = { bounding_boxes: ["coco"], text_spans: ["conll", "spacy"] };
+  const formats = ["jsonl", "csv", ...(FORMATS[project.task_type] || []), "label_studio", "parquet"];
+  const status = h("div", { id: "export-status", "aria-live": "polite" });
+  const list = h("ul", { class: "plain", id: "exports" });
+  const form = h("form", { class: "card", id: "export-form" },
+    h("div", { class: "form-grid" },
+      h("div", { class: "field", dataset: { field: "format" } }, h("label", { for: "f-format" }, "Format"),
+        h("select", { id: "f-format", name: "format" }, formats.map((f) => h("option", { value: f }, f)))),
+      h("fieldset", {}, h("legend", {}, "Include"), ["answers", "consensus", "agreement"].map((k) => h("label", { class: "check" },
+        h("input", { type: "checkbox", name: "include", value: k, checked: true }), k)))),
+    status, h("button", { class: "primary", type: "submit" }, "Export"));
+  let stopped = false;
+  onLeave(() => { stopped = true; });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearFieldErrors(form);
+    const include = [...form.querySelectorAll("input[name=include]:checked")].map((i) => i.value);
+    try {
+      const { export: exp } = await post(`/projects/${project.id}/exports`, { format: form.format.value, include });
+      const bar = progressBar(0, "Export progress");
+      const li = h("li", { dataset: { export: String(exp.id) } }, h("span", {}, `${exp.format} export #${exp.id}`), bar);
+      list.prepend(li);
+      let state = exp;
+      while (!stopped && !["ready", "failed", "expired"].includes(state.status)) {
+        await new Promise((r) => setTimeout(r, 400));
+        state = await get(`/exports/${exp.id}`);
+        bar.replaceWith(progressBar(state.progress ?? 0, "Export progress"));
+      }
+      if (state.status === "ready") {
+        fill(li, h("span", {}, `${state.format} export #${state.id}: ${state.tasks ?? "?"} tasks, ${state.size_bytes ?? "?"} bytes`),
+          h("a", { class: "button primary", href: `/api/v1/exports/${state.id}/download`, download: "" }, `Download ${state.format}`));
+        fill(status, notice("ok", "The export is ready."));
+      } else if (!stopped) {
+        fill(li, h("span", {}, `Export #${state.id} ${state.status}: ${state.error?.message || ""}`));
+      }
+    } catch (error) {
+      if (error instanceof ApiError) showFieldErrors(form, error, status);
+      else fill(status, notice("error", error.message));
+    }
+  });
+  fill(body, form, h("h2", {}, "Exports made here"), list);
+}
+
+export async function payoutsPage(view) {
+  const payouts = await all("/payouts", 200);
+  const status = h("div", { "aria-live": "polite" });
+  const form = h("form", { class: "card", id: "payout-form", novalidate: true },
+    h("div", { class: "form-grid" },
+      h("div", { class: "field", dataset: { field: "currency" } }, h("label", { for: "p-currency" }, "Currency"),
+        h("input", { id: "p-currency", name: "currency", value: "USD", maxlength: "3" })),
+      h("div", { class: "field", dataset: { field: "minimum" } }, h("label", { for: "p-minimum" }, "Minimum balance to pay"),
+        h("input", { id: "p-minimum", name: "minimum", type: "number", step: "any", value: "0" })),
+      h("div", { class: "field", dataset: { field: "note" } }, h("label", { for: "p-note" }, "Note"), h("input", { id: "p-note", name: "note" }))),
+    status, h("button", { class: "primary", type: "submit" }, "Create payout"));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearFieldErrors(form);
+    const currency = form.currency.value.trim().toUpperCase();
+    try {
+      await post("/payouts", { currency, minimum: toMinor(form.minimum.value || 0, currency), note: form.note.value || null });
+      await payoutsPage(view);
+    } catch (error) {
+      if (error instanceof ApiError) showFieldErrors(form, error, status);
+      else fill(status, notice("error", error.message));
+    }
+  });
+  fill(view, h("h1", {}, "Payouts"), form,
+    payouts.length ? h("div", { class: "table-wrap" }, table(["#", "Created", "Status", "Workers", "Total", "Note", "File"],
+      payouts.map((p) => [String(p.id), new Date(p.created_at).toLocaleString(), p.status, String(p.worker_count), money(p.total_amount, p.currency),
+        p.note || "", h("span", {}, h("a", { href: `/api/v1/payouts/${p.id}/file?format=csv` }, "CSV"), " · ",
+          h("a", { href: `/api/v1/payouts/${p.id}/file?format=json` }, "JSON"))]), "Payouts of your organization"))
+      : notice("info", "No payout yet."));
+}
