@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from .. import jobs
 from ..errors import ServiceUnavailable
@@ -86,6 +86,11 @@ def worker_agreement(project_id: int):
     return body
 
 
+class SuspendSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500),
+                           metadata={"description": "Shown to the worker and kept in the audit log"})
+
+
 class _StandingArgs(PageArgsSchema):
     suspended = fields.Boolean(load_default=None)
 
@@ -110,6 +115,18 @@ def list_standings(args, project_id: int):
 def lift_suspension(project_id: int, worker_id: int):
     """Let a suspended worker back in: gold results start afresh and its answers count again."""
     return workforce.lift_suspension(principal=current_principal(), project_id=project_id, worker_id=worker_id)
+
+
+@bp.post("/projects/<int:project_id>/workers/<int:worker_id>/suspend")
+@auth_required("projects:write")
+@bp.arguments(SuspendSchema)
+@bp.response(200, WorkerStandingSchema)
+@bp.doc(security=security("projects:write"))
+@errors(bp, 401, 403, 404, 422)
+def suspend_worker(body, project_id: int, worker_id: int):
+    """Suspend a worker from the project by hand: it cannot claim, its answers stop counting."""
+    return workforce.suspend_worker(principal=current_principal(), project_id=project_id, worker_id=worker_id,
+                                    reason=body["reason"])
 
 
 @bp.put("/worker-groups/<name>")

@@ -65,6 +65,8 @@ class Project(Base):
     qualification: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     # Consensus method used when a batch completes; None: the task type's default.
     consensus_method: Mapped[str | None] = mapped_column(String(32))
+    # Suspensions made by hand so far: once there is one, claims look at each worker's standing.
+    manual_suspensions: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Payments. Control tasks may pay a different rate (same currency); None: the regular rate.
     gold_reward_amount: Mapped[int | None] = mapped_column(BigInteger)
     # Review rules, all off by default: nothing is paid or refused without a manager's choice.

@@ -22,7 +22,8 @@ _ASSIGNMENTS = Assignment.__table__
 
 def uses_quality_control(project: Project) -> bool:
     """Whether claims in this project need the worker's standing (a cheap check first)."""
-    return bool(project.gold_ratio) or project.min_gold_accuracy is not None or bool(project.qualification)
+    return (bool(project.gold_ratio) or project.min_gold_accuracy is not None or bool(project.qualification)
+            or bool(project.manual_suspensions))
 
 
 def standing(session: Session, project_id: int, worker_id: int) -> WorkerQuality:
@@ -99,20 +100,30 @@ def score_gold_answer(session: Session, project: Project, *, worker_id: int, ans
 
 def _suspend(session: Session, project: Project, row: WorkerQuality, now: datetime) -> None:
     accuracy = row.gold_accuracy
+    reason = (f"Gold accuracy {accuracy:.0%} over {row.gold_answers} control tasks is below "
+              f"the project's minimum of {project.min_gold_accuracy:.0%}.")
+    suspend(session, project, row, reason=reason, actor="system:gold-rule", now=now,
+            details={"gold_accuracy": accuracy, "gold_answers": row.gold_answers,
+                     "min_gold_accuracy": project.min_gold_accuracy})
+
+
+def suspend(session: Session, project: Project, row: WorkerQuality, *, reason: str, actor: str, now: datetime,
+            details: dict[str, Any] | None = None) -> None:
+    """Stop a worker claiming in the project: its answers are flagged (left out of agreement and
+    consensus), an audit record and a worker.suspended event are written, and with the project's
+    rule its pending answers are rejected."""
     row.suspended_at = now
-    row.suspension_reason = (f"Gold accuracy {accuracy:.0%} over {row.gold_answers} control tasks is below "
-                             f"the project's minimum of {project.min_gold_accuracy:.0%}.")
+    row.suspension_reason = reason
     session.execute(update(_ASSIGNMENTS).where(
         _ASSIGNMENTS.c.project_id == project.id, _ASSIGNMENTS.c.worker_id == row.worker_id,
         _ASSIGNMENTS.c.status == "submitted").values(flagged=True))
-    details = {"gold_accuracy": accuracy, "gold_answers": row.gold_answers,
-               "min_gold_accuracy": project.min_gold_accuracy}
+    details = {"reason": reason, **(details or {})}
     session.add(AuditRecord(kind="worker.suspended", organization_id=project.organization_id,
-                            project_id=project.id, worker_id=row.worker_id, actor="system:gold-rule",
+                            project_id=project.id, worker_id=row.worker_id, actor=actor,
                             details=details, created_at=now))
     session.execute(insert(Event.__table__).values(kind="worker.suspended", project_id=project.id,
                                                    payload={"worker_id": row.worker_id, **details}, created_at=now))
-    review.reject_for_suspension(session, project, worker_id=row.worker_id, reason=row.suspension_reason, now=now)
+    review.reject_for_suspension(session, project, worker_id=row.worker_id, reason=reason, now=now)
 
 
 def lift(session: Session, project: Project, *, worker_id: int, actor: str, now: datetime) -> WorkerQuality | None:

@@ -6,7 +6,7 @@ from sqlalchemy import delete, select
 
 from ..db import read_session, unit_of_work
 from ..errors import NotFound, ValidationError
-from ..models import Project, Worker, WorkerGroupMember, WorkerQuality, utcnow
+from ..models import Assignment, Project, Worker, WorkerGroupMember, WorkerQuality, utcnow
 from . import quality
 from .access import Principal, ensure_manage
 from .pagination import Page, paginate
@@ -34,6 +34,30 @@ def lift_suspension(*, principal: Principal, project_id: int, worker_id: int) ->
         row = quality.lift(session, project, worker_id=worker_id, actor=actor, now=utcnow())
         if row is None:
             raise NotFound(f"Worker {worker_id} has no standing in project {project_id}.")
+        return row
+
+
+def suspend_worker(*, principal: Principal, project_id: int, worker_id: int, reason: str) -> WorkerQuality:
+    """Suspend a worker from a project by hand (its answers stop counting, it cannot claim).
+
+    Suspending a suspended worker changes nothing. Raises NotFound (project, or a worker who never
+    worked on it), Forbidden, ValidationError (no reason).
+    """
+    principal.require_scope("projects:write")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError("reason: say why", details={"fields": {"reason": ["required"]}})
+    with unit_of_work() as session:
+        project = ensure_manage(principal, session.get(Project, project_id, with_for_update={"key_share": True}),
+                                project_id)
+        worked = session.scalar(select(Assignment.id).where(Assignment.project_id == project_id,
+                                                            Assignment.worker_id == worker_id).limit(1))
+        if worked is None:
+            raise NotFound(f"Worker {worker_id} has not worked on project {project_id}.")
+        row = quality.standing(session, project_id, worker_id)
+        if row.suspended_at is None:
+            project.manual_suspensions += 1
+            quality.suspend(session, project, row, reason=reason[:500], actor=principal.actor, now=utcnow())
         return row
 
 

@@ -74,6 +74,7 @@ MATRIX = [
     ("GET", "/projects/{project}/tasks", None, "401 403 403 ok 404 ok 403 404"),
     ("GET", "/projects/{project}/workers", None, "401 403 403 ok 404 ok 403 404"),
     ("POST", "/projects/{project}/workers/{worker}/lift-suspension", None, "401 403 403 ok 404 ok 403 404"),
+    ("POST", "/projects/{project}/workers/{worker}/suspend", {"reason": "spam"}, "401 403 403 ok 404 ok 403 404"),
     ("GET", "/projects/{project}/workers/agreement", None, "401 403 403 ok 404 ok 403 404"),
     ("GET", "/projects/{project}/workload", None, "401 403 403 ok 404 ok 403 404"),
     ("GET", "/tasks/{task}", None, "401 403 403 ok 404 ok 403 404"),

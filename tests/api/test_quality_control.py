@@ -119,6 +119,30 @@ def test_a_worker_failing_gold_is_suspended_flagged_audited_and_can_be_lifted(pr
     assert mgr.post(f"/api/v1/projects/{project.id}/workers/999999/lift-suspension").status_code == 404
 
 
+def test_a_manager_suspends_a_worker_by_hand_in_a_project_without_gold(project_factory, fill, crowd, mgr):
+    project = project_factory(overlap=1, reward={"amount": 2, "currency": "USD"}, auto_reject_suspended=True)
+    fill(project, [{"text": f"r{i}"} for i in range(6)])
+    spammer, other = crowd(2)
+    lease = claim(spammer, project.id).json
+    answer(spammer, lease, "pos")
+    worker_id = lease["worker_id"]
+    no_reason = mgr.post(f"/api/v1/projects/{project.id}/workers/{worker_id}/suspend", json={"reason": ""})
+    assert no_reason.status_code == 422
+    done = mgr.post(f"/api/v1/projects/{project.id}/workers/{worker_id}/suspend", json={"reason": "Copy-paste answers"})
+    assert done.status_code == 200 and done.json["suspension_reason"] == "Copy-paste answers"
+    refused = claim(spammer, project.id)
+    assert refused.status_code == 204 and refused.headers["X-Concord-Reason"] == "suspended"
+    assert refused.headers["X-Concord-Message"] == "Copy-paste answers"
+    assert claim(other, project.id).status_code == 201
+    # The project's rule rejected the pending answer, with the reason the worker can read.
+    mine = spammer.get(f"/api/v1/assignments/{lease['id']}").json
+    assert mine["review_status"] == "rejected" and mine["review_reason"] == "Copy-paste answers"
+    assert mgr.post(f"/api/v1/projects/{project.id}/workers/{worker_id}/lift-suspension").status_code == 200
+    assert claim(spammer, project.id).status_code == 201
+    stranger = mgr.post(f"/api/v1/projects/{project.id}/workers/999999/suspend", json={"reason": "x"})
+    assert stranger.status_code == 404
+
+
 def test_low_agreement_grows_the_overlap_up_to_max_then_flags(project_factory, fill, crowd, mgr):
     project = project_factory(overlap=2, max_overlap=3, agreement_threshold=0.7)
     fill(project, [{"text": "contested"}, {"text": "easy"}])
