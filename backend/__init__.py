@@ -12,6 +12,7 @@ from flask import Flask
 
 from . import db, jobs
 from .config import Settings
+from .extensions import MEMORY_LIMITS_URI
 
 __version__ = "0.1.0"
 
@@ -33,7 +34,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/api/v1",
         OPENAPI_JSON_PATH="openapi.json",
-        RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
+        RATELIMIT_STORAGE_URI=settings.redis_url or MEMORY_LIMITS_URI,
+        # An unreachable limit store lets requests through (logged): limits stop abuse, not work.
+        RATELIMIT_SWALLOW_ERRORS=True,
         RATELIMIT_KEY_PREFIX="concord-limit",
         RATELIMIT_HEADERS_ENABLED=True,
         JSON_SORT_KEYS=False,

@@ -26,11 +26,13 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 from _common import ROOT, bench_database_url, fresh_database
 
 PORT = 8765
+SERVER_LOG = Path(tempfile.gettempdir()) / "concord-bench-assign-server.log"  # the server's errors, if any
 
 
 def setup_project(url: str, tasks: int, clients: int) -> tuple[int, list[str]]:
@@ -72,7 +74,8 @@ def start_server(url: str) -> subprocess.Popen:
     proc = subprocess.Popen([str(Path(sys.executable).parent / "concord"), "serve", "--port", str(PORT),
                              "--workers", str(SERVER["workers"]), "--threads", str(SERVER["threads"])],
                             cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                            stdout=subprocess.DEVNULL, stderr=SERVER_LOG.open("w"),  # noqa: SIM115 - lives as long as the server
+                            start_new_session=True)
     for _ in range(100):
         try:
             socket.create_connection(("127.0.0.1", PORT), timeout=0.2).close()
@@ -148,7 +151,7 @@ def run_load(project_id: int, secrets: list[str], seconds: float) -> dict:
 
     return {"cycles_per_s": len(submits) / elapsed, "claim_p50": pct(claims, 0.5), "claim_p99": pct(claims, 0.99),
             "submit_p50": pct(submits, 0.5), "submit_p99": pct(submits, 0.99), "errors": len(errors),
-            "cycles": len(submits)}
+            "error_kinds": dict(Counter(errors)), "cycles": len(submits)}
 
 
 def violations(url: str, project_id: int) -> dict:
@@ -211,7 +214,7 @@ def measure(url: str, tasks: int, clients: list[int], seconds: float, with_pgben
         line = (f"tasks={tasks:>9,} C={c:>3}  cycles/s={figures['cycles_per_s']:7.1f}  "
                 f"claim p50/p99={figures['claim_p50']:6.1f}/{figures['claim_p99']:6.1f} ms  "
                 f"submit p50/p99={figures['submit_p50']:6.1f}/{figures['submit_p99']:6.1f} ms  "
-                f"errors={figures['errors']} duplicates={figures['duplicates']} "
+                f"errors={figures['errors']}{figures['error_kinds'] or ''} duplicates={figures['duplicates']} "
                 f"over-overlap={figures['over_overlap']} count-mismatch={figures['count_mismatch']}")
         if measured:
             tps, used = measured
