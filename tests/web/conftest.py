@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
-from werkzeug.serving import make_server
 
 from backend.services import datasets
-from tests.client.conftest import _rq_worker_thread
-from tests.conftest import TEST_REDIS_URL, principal_of
+from tests.conftest import principal_of
+from tests.live_server import keep_exports_in_test_dir, serving
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -30,24 +28,13 @@ PASSWORD = "correct horse battery"
 
 @pytest.fixture(scope="package")
 def live_server(app) -> Iterator[str]:
-    """The base URL of the test app served by werkzeug in a thread (with an RQ worker thread on Redis)."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="web-live-server", daemon=True)
-    thread.start()
-    worker = _rq_worker_thread() if TEST_REDIS_URL else None
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-    if worker is not None:
-        worker[1].set()
-        worker[0].join(timeout=30)
+    with serving(app, "web-live-server") as url:
+        yield url
 
 
 @pytest.fixture(autouse=True)
 def _exports_in_test_dir(settings, monkeypatch):
-    """Export jobs read their directory from the environment, as a worker process would."""
-    monkeypatch.setenv("CONCORD_EXPORT_DIR", str(settings.export_dir))
-    monkeypatch.setenv("SECRET_KEY", settings.secret_key)
+    keep_exports_in_test_dir(settings, monkeypatch)
 
 
 @pytest.fixture(scope="session")
