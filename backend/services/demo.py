@@ -6,7 +6,8 @@ from sqlalchemy import select
 
 from ..db import read_session
 from ..models import Organization, Project, User
-from . import accounts, datasets, projects
+from . import accounts, assignments, datasets, projects, review
+from .assignments import Actor, NoTask
 
 ORGANIZATION = "Northwind Data Labs"
 VENDOR = "Blue Harbor Annotation"
@@ -94,6 +95,7 @@ def _demo_projects(principal) -> None:
     items = [{"external_id": ext, "data": {"text": text}, **({"gold": {"choice": gold}} if gold else {})}
              for ext, text, gold in REVIEWS]
     datasets.import_items(principal=principal, project_id=sentiment.id, items=items, filename="reviews.json")
+    _demo_activity(principal, sentiment.id)
 
     entities = projects.create_project(principal=principal, fields={
         "name": "News entities",
@@ -104,3 +106,40 @@ def _demo_projects(principal) -> None:
     })
     datasets.import_items(principal=principal, project_id=entities.id, filename="news.json",
                           items=[{"external_id": f"news-{i + 1:03d}", "text": s} for i, s in enumerate(SENTENCES)])
+
+
+NEGATIVE = ("never get back", "walked out", "wooden", "did not care", "whisper", "boring", "waste")
+POSITIVE = ("stayed with me", "laughed", "career", "solid", "worth", "beautiful", "loved")
+GOLD = {ext: gold for ext, _text, gold in REVIEWS if gold}
+
+
+def _truth(text: str) -> str:
+    lowered = text.lower()
+    if any(word in lowered for word in NEGATIVE):
+        return "negative"
+    if any(word in lowered for word in POSITIVE):
+        return "positive"
+    return "neutral"
+
+
+def _demo_activity(principal, project_id: int) -> None:
+    """Some work already done in the sentiment project, so that the dashboard has something to show:
+    the three annotators answer a first round (one of them carelessly now and then), and the manager
+    approves two of them; the third one's answers wait in the review queue."""
+    for n, email in enumerate(("ana@concord.test", "ben@concord.test", "chen@concord.test")):
+        with read_session() as session:
+            user = session.scalar(select(User).where(User.email == email))
+        worker = accounts.principal_for_user(user)
+        for i in range(8):
+            lease = assignments.claim_next_task(principal=worker, project_id=project_id, worker_id=worker.worker_id)
+            if isinstance(lease, NoTask):
+                break
+            task = lease.task
+            label = GOLD.get(task.external_id) or _truth(task.data["text"])
+            if n == 1 and i % 3 == 2 and task.external_id not in GOLD:
+                label = "neutral"  # ben is in a hurry now and then
+            assignments.submit_answer(assignment_id=lease.assignment.id, actor=Actor(worker_id=worker.worker_id),
+                                      answer={"choice": label}, active_seconds=20 + 7 * i)
+        if n < 2:
+            review.review_in_bulk(principal=principal, project_id=project_id, action="approve",
+                                  worker_id=worker.worker_id)
