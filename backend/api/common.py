@@ -54,9 +54,14 @@ def security(scope: str | None):
 
 
 def request_key(principal: Principal) -> idempotency.RequestKey | None:
-    """The request's Idempotency-Key, bound to the caller and to what the request asks."""
+    """The request's Idempotency-Key, bound to the caller and to what the request asks (path, query,
+    JSON body; for uploads the form fields and the files' names and size)."""
+    body = request.get_json(silent=True)
+    if body is None and request.files:
+        body = {"form": request.form.to_dict(), "files": {name: [f.filename, request.content_length]
+                                                          for name, f in request.files.items()}}
     return idempotency.request_key(scope=principal.actor, key=request.headers.get(IDEMPOTENCY_HEADER),
-                                   method=request.method, path=request.path, body=request.get_json(silent=True))
+                                   method=request.method, path=request.full_path.rstrip("?"), body=body)
 
 
 def replay_headers(replayed: bool) -> dict[str, str]:
@@ -78,13 +83,7 @@ def idempotent(view):
             return view(*args, **kwargs)
         from .security import current_principal
 
-        principal = current_principal()
-        body = request.get_json(silent=True)
-        if body is None and request.files:
-            body = {"form": request.form.to_dict(), "files": {name: [f.filename, request.content_length]
-                                                              for name, f in request.files.items()}}
-        key = idempotency.request_key(scope=principal.actor, key=request.headers[IDEMPOTENCY_HEADER],
-                                      method=request.method, path=request.full_path.rstrip("?"), body=body)
+        key = request_key(current_principal())
         prior = idempotency.begin(key)
         if prior is not None:
             response = make_response(jsonify(prior["body"]), prior["status"])

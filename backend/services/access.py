@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..errors import Forbidden, NotFound
+from ..errors import Forbidden, NotFound, ValidationError
 from ..models import Project
 
 
@@ -28,6 +28,13 @@ class Principal:
     def actor(self) -> str:
         """Who did it, for ledgers and audit records: the key if one was used, else the user."""
         return f"token:{self.token_id}" if self.token_id is not None else f"user:{self.user_id}"
+
+    def require_organization(self, what: str) -> int:
+        """The caller's organization; a ValidationError when ``what`` needs one and it has none."""
+        if self.organization_id is None:
+            raise ValidationError(f"{what} belong to an organization; this caller has none.",
+                                  code="no_organization")
+        return self.organization_id
 
     def require_scope(self, scope: str) -> None:
         if scope not in self.scopes:

@@ -80,13 +80,6 @@ def visible_worker(session: Session, principal: Principal, worker_id: int) -> Wo
     raise NotFound(f"Worker {worker_id} not found.")
 
 
-def _payer(principal: Principal) -> int:
-    if principal.organization_id is None:
-        raise ValidationError("Money moves on behalf of an organization; this account belongs to none.",
-                              code="no_organization")
-    return principal.organization_id
-
-
 def add_entry(*, principal: Principal, worker_id: int, kind: str, amount: int, currency: str, reason: str,
               project_id: int | None = None,
               request: idempotency.RequestKey | None = None) -> tuple[LedgerEntry, bool]:
@@ -96,7 +89,7 @@ def add_entry(*, principal: Principal, worker_id: int, kind: str, amount: int, c
     Raises NotFound (worker or project not the organization's), ValidationError.
     """
     principal.require_scope("payments:write")
-    organization_id = _payer(principal)
+    organization_id = principal.require_organization("Payments")
     check_currency(currency)
     if kind == "bonus" and amount <= 0:
         raise ValidationError("amount: a bonus is positive", details={"fields": {"amount": ["must be positive"]}})

@@ -27,13 +27,6 @@ _LEDGER = LedgerEntry.__table__
 FILE_COLUMNS = ("payout_id", "worker_id", "external_id", "email", "amount", "amount_decimal", "currency")
 
 
-def _payer(principal: Principal) -> int:
-    if principal.organization_id is None:
-        raise ValidationError("Payouts are made by an organization; this account belongs to none.",
-                              code="no_organization")
-    return principal.organization_id
-
-
 def create_payout(*, principal: Principal, currency: str, minimum: int = 0, note: str | None = None,
                   request: idempotency.RequestKey | None = None) -> tuple[Payout, bool]:
     """Pay out every worker whose balance in ``currency`` with the caller's organization is at least
@@ -42,7 +35,7 @@ def create_payout(*, principal: Principal, currency: str, minimum: int = 0, note
     A batch with no worker in it is still recorded (it says nobody was due). Raises ValidationError.
     """
     principal.require_scope("payments:write")
-    organization_id = _payer(principal)
+    organization_id = principal.require_organization("Payouts")
     check_currency(currency)
     if minimum < 0:
         raise ValidationError("minimum: zero or more", details={"fields": {"minimum": ["zero or more"]}})

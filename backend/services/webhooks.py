@@ -86,12 +86,6 @@ def check_target(url: str) -> str:
     return url
 
 
-def _org(principal: Principal) -> int:
-    if principal.organization_id is None:
-        raise ValidationError("Webhooks belong to an organization; this account has none.", code="no_organization")
-    return principal.organization_id
-
-
 def create_webhook(*, principal: Principal, url: str, events: list[str], secret: str | None = None,
                    description: str | None = None,
                    request: idempotency.RequestKey | None = None) -> tuple[Webhook, bool]:
@@ -100,7 +94,7 @@ def create_webhook(*, principal: Principal, url: str, events: list[str], secret:
     Raises ValidationError (unknown event, unsafe address, weak secret).
     """
     principal.require_scope("projects:write")
-    organization_id = _org(principal)
+    organization_id = principal.require_organization("Webhooks")
     unknown = sorted(set(events) - set(WEBHOOK_EVENTS))
     if not events or unknown:
         raise ValidationError(f"events: choose among {', '.join(WEBHOOK_EVENTS)}",

@@ -30,8 +30,7 @@ def lift_suspension(*, principal: Principal, project_id: int, worker_id: int) ->
     principal.require_scope("projects:write")
     with unit_of_work() as session:
         project = ensure_manage(principal, session.get(Project, project_id), project_id)
-        actor = f"user:{principal.user_id}" if principal.user_id else f"token:{principal.token_id}"
-        row = quality.lift(session, project, worker_id=worker_id, actor=actor, now=utcnow())
+        row = quality.lift(session, project, worker_id=worker_id, actor=principal.actor, now=utcnow())
         if row is None:
             raise NotFound(f"Worker {worker_id} has no standing in project {project_id}.")
         return row
@@ -61,16 +60,10 @@ def suspend_worker(*, principal: Principal, project_id: int, worker_id: int, rea
         return row
 
 
-def _group_org(principal: Principal) -> int:
-    principal.require_scope("projects:write")
-    if principal.organization_id is None:
-        raise ValidationError("Worker groups belong to an organization; this caller has none.")
-    return principal.organization_id
-
-
 def set_group(*, principal: Principal, name: str, worker_ids: list[int]) -> list[int]:
     """Replace the members of the organization's named group. Raises ValidationError for unknown workers."""
-    organization_id = _group_org(principal)
+    principal.require_scope("projects:write")
+    organization_id = principal.require_organization("Worker groups")
     wanted = sorted(set(worker_ids))
     with unit_of_work() as session:
         known = set(session.scalars(select(Worker.id).where(Worker.id.in_(wanted))))
@@ -87,7 +80,8 @@ def set_group(*, principal: Principal, name: str, worker_ids: list[int]) -> list
 
 def get_group(*, principal: Principal, name: str) -> list[int]:
     """The members of one of the organization's groups (empty when it has none)."""
-    organization_id = _group_org(principal)
+    principal.require_scope("projects:write")
+    organization_id = principal.require_organization("Worker groups")
     with read_session() as session:
         return list(session.scalars(select(WorkerGroupMember.worker_id).where(
             WorkerGroupMember.organization_id == organization_id, WorkerGroupMember.group_name == name)
