@@ -79,11 +79,11 @@ class ItemChecker:
                 gold = validate_answer(self.task_type, self.config, gold, data, path="gold")
             except ValidationError as exc:
                 raise RowError(number, exc.message, "gold") from exc
-        data_json = orjson.dumps(data).decode()
+        data_json = _dumps(number, data, None)
         # PostgreSQL text and jsonb cannot hold NUL; say which row has one instead of failing later.
         if "\\u0000" in data_json or (external_id and "\x00" in external_id):
             raise RowError(number, "contains a NUL character (\\u0000), which cannot be stored")
-        return (external_id, data_json, orjson.dumps(gold).decode() if gold is not None else None)
+        return (external_id, data_json, _dumps(number, gold, "gold") if gold is not None else None)
 
     def _csv_gold(self, number: int, raw: str | None) -> Any:
         if raw is None or raw == "":
@@ -94,6 +94,15 @@ class ItemChecker:
             if self.csv_bare_gold:
                 return {"choice": raw}
             raise RowError(number, "gold must be a JSON answer", "gold") from None
+
+
+def _dumps(number: int, value: Any, field: str | None) -> str:
+    """A row's value as JSON text; a row whose integers do not fit in 64 bits is refused, not stored:
+    nothing could read it back into a response or an export."""
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError as exc:
+        raise RowError(number, f"holds a value that cannot be stored as JSON ({exc})", field) from None
 
 
 class _ProgressMeter:

@@ -93,6 +93,19 @@ def test_a_bad_row_imports_nothing_and_names_the_row(manager_client, project_fac
     assert manager_client.get(f"/api/v1/projects/{project.id}/datasets").json["items"] == []
 
 
+def test_a_number_too_large_to_store_is_a_row_error_not_a_500(manager_client, project_factory):
+    project = project_factory(labels=["pos", "neg"])
+    items = [{"text": "ok"}, {"text": "big", "score": 2**70}]
+    response = manager_client.post(f"/api/v1/projects/{project.id}/datasets", json={"items": items})
+    assert response.status_code == 422
+    error = response.json["error"]
+    assert error["code"] == "invalid_row" and error["details"]["row"] == 2 and "64-bit" in error["message"]
+    assert tasks_of(manager_client, project.id) == []
+    gold = [{"text": "g", "gold": {"choice": "pos", "weight": -(2**65)}}]
+    refused = manager_client.post(f"/api/v1/projects/{project.id}/datasets", json={"items": gold})
+    assert refused.status_code == 422 and refused.json["error"]["code"] == "invalid_row"
+
+
 @pytest.mark.parametrize(("content", "filename", "row", "needle"), [
     ("text\nfine\n\"broken", "a.csv", 3, "malformed"),
     ("a,b\n1,2\n3\n", "a.csv", 3, "fewer fields"),
