@@ -28,8 +28,9 @@ class Assignment(Base):
         Index("ix_assignments_live_leases", "expires_at", postgresql_where=text("status = 'leased'"),
               sqlite_where=text("status = 'leased'")),
         Index("ix_assignments_project_id_submitted_at", "project_id", "submitted_at"),
-        # A worker's day in a project (daily caps, workload), and the review queue.
-        Index("ix_assignments_worker_project_leased_at", "worker_id", "project_id", "leased_at"),
+        # A worker's day in a project (daily caps, workload), and the review queue. Project first: an
+        # index that starts with worker_id could be mistaken for the (worker, task) key by the claim query.
+        Index("ix_assignments_project_worker_leased_at", "project_id", "worker_id", "leased_at"),
         Index("ix_assignments_review_queue", "project_id", "submitted_at",
               postgresql_where=text("review_status = 'pending'"), sqlite_where=text("review_status = 'pending'")),
     )

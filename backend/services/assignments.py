@@ -77,7 +77,7 @@ SELECT t.id, t.batch_id, t.external_id, t.data, t.answer_count, t.leased_count, 
 FROM tasks t
 WHERE t.batch_id = :batch_id AND t.status = 'open'
   AND (t.answer_count + t.leased_count < t.required_overlap OR t.lease_deadline <= :now)
-  AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.task_id = t.id AND a.worker_id = :worker_id)
+  AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.worker_id = :worker_id AND a.task_id = t.id {fence})
   {skip}
 ORDER BY (t.answer_count = 0), t.ordinal
 LIMIT 1 {lock}
@@ -113,16 +113,21 @@ class TaskView:
 
 def _pick_gold(session: Session, *, project_id: int, worker_id: int) -> TaskView | None:
     """A control task of an active batch that this worker has not had yet (control tasks ignore overlap)."""
+    fence = "OFFSET 0" if _is_pg(session) else ""  # one probe per candidate, as in _candidate_stmt
     row = session.execute(text(
         "SELECT t.id, t.batch_id, t.external_id, t.data FROM tasks t JOIN batches b ON b.id = t.batch_id "
         "WHERE t.project_id = :p AND t.status = 'gold' AND b.status = 'active' "
-        "AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.task_id = t.id AND a.worker_id = :w) "
+        f"AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.worker_id = :w AND a.task_id = t.id {fence}) "
         "ORDER BY t.ordinal LIMIT 1").columns(data=JSONType), {"p": project_id, "w": worker_id}).first()
     return TaskView(row.id, row.batch_id, row.external_id, row.data, "gold") if row else None
 
 
 def _candidate_stmt(pg: bool, skipped: bool):
-    sql = _CANDIDATE.format(skip="AND t.id NOT IN :skipped" if skipped else "",
+    # OFFSET 0 keeps "not seen by this worker" a probe of the (worker, task) key per candidate. Without
+    # it PostgreSQL may plan an anti-join that passes over all of the worker's assignments for every
+    # candidate: fine when statistics say the worker has few, O(tasks skipped x answers given) when they
+    # are stale, as they are for a new, busy worker (200 ms a claim seen here).
+    sql = _CANDIDATE.format(skip="AND t.id NOT IN :skipped" if skipped else "", fence="OFFSET 0" if pg else "",
                             lock="FOR NO KEY UPDATE OF t SKIP LOCKED" if pg else "")
     stmt = text(sql).bindparams(_dt("now")).columns(data=JSONType)
     if skipped:

@@ -159,3 +159,39 @@ def test_a_late_answer_after_the_sweep_is_kept_when_still_needed(project_factory
         counts = conn.execute(text("SELECT answer_count, leased_count, status FROM tasks WHERE id = :t"),
                               {"t": lease.task.id}).one()
     assert tuple(counts) == (1, 0, "complete")
+
+
+def test_a_busy_new_worker_is_checked_per_candidate_whatever_the_statistics(project_factory, manager, user_factory):
+    # Statistics are taken while the worker has answered nothing (on PostgreSQL, after another worker's
+    # 3,000 answers elsewhere: they say every answer is that worker's); it then answers 150 tasks of one
+    # batch, each left open (overlap 2) at the front of the claim order, so later claims skip them all.
+    project = _project_with_tasks(project_factory, manager, n=200, overlap=2, batch_size=200)
+    worker = principal_of(user_factory("annotator"))
+    engine = db.get_engine()
+    pg = engine.dialect.name == "postgresql"
+    if pg:
+        elsewhere = _project_with_tasks(project_factory, manager, n=3000)
+        with engine.begin() as conn:
+            first = conn.execute(text("INSERT INTO workers (created_at) VALUES (now()) RETURNING id")).scalars().all()
+            conn.execute(text(
+                "INSERT INTO assignments (project_id, batch_id, task_id, worker_id, status, leased_at, expires_at,"
+                " submitted_at, answer, active_seconds, reward_amount, reward_currency, is_gold, flagged)"
+                " SELECT t.project_id, t.batch_id, t.id, w, 'submitted', now(), now(), now(), '{}', 1, 0, 'USD',"
+                " false, false FROM tasks t CROSS JOIN unnest(CAST(:w AS bigint[])) w WHERE t.project_id = :p"),
+                {"w": first, "p": elsewhere.id})
+            conn.execute(text("ANALYZE assignments"))
+    seen = set()
+    for _ in range(151):
+        lease = assignments.claim_next_task(principal=worker, project_id=project.id, worker_id=worker.worker_id)
+        assert lease.created and lease.task.id not in seen
+        seen.add(lease.task.id)
+        assignments.submit_answer(assignment_id=lease.assignment.id, actor=Actor(worker_id=worker.worker_id),
+                                  answer={"choice": "pos"})
+    if pg:
+        # "Not seen by this worker" stays one probe of the (worker, task) key per candidate, never a pass
+        # over the worker's whole history for every candidate (a cost that grows with both).
+        with engine.connect() as conn:
+            plan = "\n".join(conn.execute(text("EXPLAIN " + assignments._CANDIDATES[True, False].element.text), {
+                "batch_id": lease.task.batch_id, "now": utcnow(), "worker_id": worker.worker_id}).scalars())
+        probes = [line for line in plan.splitlines() if "Index Cond" in line and "task_id = t.id" in line]
+        assert probes and "worker_id" in probes[0] and "Join Filter" not in plan, plan
