@@ -18,23 +18,21 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, closing, contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
 import psycopg
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, select, text
 
 from ..db import get_engine, is_sqlite, read_session, unit_of_work
 from ..errors import ConcordError, Conflict, ValidationError
 from ..exports import FORMATS, write_export
-from ..models import Assignment, ConsensusResult, Event, Export, Project, Task, utcnow
+from ..models import Assignment, Batch, ConsensusResult, Event, Export, Project, Task, utcnow
 from .access import Principal, ensure_manage, managed_row
 
 CHUNK = 5_000
-# One spelling of answer times in every format and on both export paths.
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+00:00"
 INCLUDES = ("answers", "consensus", "agreement")
 FORMAT_TYPES = {"coco": {"bounding_boxes"}, "conll": {"text_spans"}, "spacy": {"text_spans"}}
 EXTENSIONS = {"jsonl": "jsonl", "csv": "csv", "coco": "json", "label_studio": "json", "conll": "conll",
@@ -80,6 +78,14 @@ def create_export(*, principal: Principal, project_id: int, fmt: str, batch_ids:
     return export
 
 
+def answer_time(moment: datetime) -> str:
+    """One spelling of answer times in every format and on both export paths: RFC 3339 in UTC, as
+    PostgreSQL writes a timestamp in JSON (``2026-01-01T10:00:00.5+00:00``: no trailing zeros)."""
+    moment = moment.astimezone(UTC) if moment.tzinfo else moment
+    fraction = f".{moment.microsecond:06d}".rstrip("0") if moment.microsecond else ""
+    return f"{moment:%Y-%m-%dT%H:%M:%S}{fraction}+00:00"
+
+
 def pseudonym(worker_id: int, project_id: int, salt: str) -> str:
     """A stable per-project worker id that reveals nothing about the account."""
     digest = hmac.new(salt.encode(), f"{project_id}:{worker_id}".encode(), hashlib.sha256).hexdigest()
@@ -117,7 +123,7 @@ def iter_rows(project_id: int, *, batch_ids: list[int] | None, include: list[str
                     if name is None:
                         name = names[worker_id] = pseudonym(worker_id, project_id, salt)
                     answers[task_id].append({"worker": name, "answer": answer,
-                                             "submitted_at": submitted_at.strftime(TIME_FORMAT),
+                                             "submitted_at": answer_time(submitted_at),
                                              "active_seconds": seconds})
             consensus = {}
             if "consensus" in include:
@@ -139,14 +145,18 @@ def iter_rows(project_id: int, *, batch_ids: list[int] | None, include: list[str
 # PostgreSQL writes each JSON Lines line itself, by concatenating text: json_build_object looks up every
 # argument's type on every call, and a correlated subquery per task costs an index descent and a sort.
 # Here one merge join walks tasks, consensus and answers (aggregated per task) in id order. Every value
-# that may be NULL is COALESCEd: a NULL would blank the whole line.
-_TIME = """'"' || to_char(a.submitted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"') || '"'"""
-_ANSWERS_JOIN = f"""
+# that may be NULL is COALESCEd: a NULL would blank the whole line. Worker pseudonyms (HMACs, computed
+# once per worker in Python) come in as one jsonb object, read with ->> (a pseudonym needs no JSON
+# escaping): joining them as a relation instead costs the merge its order (a sort of every answer).
+# Times are PostgreSQL's own JSON spelling (the session is in UTC), which costs a third of to_char's;
+# ``answer_time`` writes the same on the other paths.
+_ANSWERS_JOIN = """
 LEFT JOIN (
   SELECT a.task_id, string_agg(
-      '{{"worker":' || COALESCE(CAST(%(names)s AS jsonb) -> CAST(a.worker_id AS text), 'null')::text
-      || ',"answer":' || COALESCE(a.answer::text, 'null') || ',"submitted_at":' || COALESCE({_TIME}, 'null')
-      || ',"active_seconds":' || COALESCE(a.active_seconds::text, 'null') || '}}', ',' ORDER BY a.id) AS answers
+      '{"worker":' || COALESCE('"' || (CAST(%(names)s AS jsonb) ->> CAST(a.worker_id AS text)) || '"', 'null')
+      || ',"answer":' || COALESCE(a.answer::text, 'null')
+      || ',"submitted_at":' || COALESCE(to_json(a.submitted_at)::text, 'null')
+      || ',"active_seconds":' || COALESCE(a.active_seconds::text, 'null') || '}', ',' ORDER BY a.id) AS answers
   FROM assignments a
   WHERE a.project_id = %(p)s AND a.status = 'submitted' AND a.task_id > %(lo)s AND a.task_id <= %(hi)s
   GROUP BY a.task_id) a ON a.task_id = t.id"""
@@ -162,9 +172,19 @@ SELECT '{{"task_id":' || t.id::text || ',"external_id":' || COALESCE(to_json(t.e
 FROM tasks t {joins}
 WHERE t.project_id = %(p)s AND t.status <> 'gold' AND t.id > %(lo)s AND t.id <= %(hi)s {batches}
 ORDER BY t.id"""
-# Compiling these queries (their cost passes jit_above_cost from a few hundred thousand tasks on) takes
-# longer than it saves: the time goes into text functions, which JIT does not speed up.
-_NO_JIT = "SET LOCAL jit = off"
+
+
+def _export_settings(conn: Connection) -> None:
+    """UTF-8 text and UTC times for the export's transaction; no JIT: compiling these queries (their cost
+    passes jit_above_cost from a few hundred thousand tasks on) takes longer than it saves, the time goes
+    into text functions, which JIT does not speed up; no parallel workers: a large JSON Lines export
+    already runs ``JSONL_STREAMS`` connections, one per core."""
+    conn.exec_driver_sql("SET LOCAL client_encoding = 'UTF8'")
+    conn.exec_driver_sql("SET LOCAL timezone = 'UTC'")
+    conn.exec_driver_sql("SET LOCAL jit = off")
+    conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
+
+
 # How many connections build one PostgreSQL JSON Lines export at once, each over its own range of tasks
 # (PostgreSQL's work is most of an export's), and the fewest tasks that make a range worth a connection.
 JSONL_STREAMS = 2
@@ -215,8 +235,7 @@ def _snapshot_connection(snapshot: str | None = None) -> Iterator[Connection]:
     with get_engine().connect().execution_options(isolation_level="REPEATABLE READ") as conn, conn.begin():
         if snapshot:
             conn.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
-        conn.exec_driver_sql("SET LOCAL client_encoding = 'UTF8'")
-        conn.exec_driver_sql(_NO_JIT)
+        _export_settings(conn)
         yield conn
 
 
@@ -225,6 +244,39 @@ def _worker_names(conn: Connection, project_id: int, salt: str) -> str:
     workers = conn.scalars(text("SELECT DISTINCT worker_id FROM assignments WHERE project_id = :p"),
                            {"p": project_id}).all()
     return orjson.dumps({str(w): pseudonym(w, project_id, salt) for w in workers}).decode()
+
+
+def _batch_sizes(session_or_conn, project_id: int, batch_ids: list[int] | None) -> list[tuple[int, int]]:
+    """(batch id, tasks that are not control tasks) of the exported batches, in id order: the batches'
+    own counters, so that sizing an export costs no pass over its tasks."""
+    stmt = select(Batch.id, Batch.task_count - Batch.gold_count).where(Batch.project_id == project_id)
+    if batch_ids:
+        stmt = stmt.where(Batch.id.in_(batch_ids))
+    return session_or_conn.execute(stmt.order_by(Batch.id)).all()
+
+
+def _range_cuts(conn: Connection, project_id: int, batch_ids: list[int] | None) -> list[int]:
+    """Task ids that cut an export into ``JSONL_STREAMS`` ranges of about as many tasks each.
+
+    Cut at batch starts, found from the batches' counters: tasks get their ids batch by batch, so this
+    balances the ranges without counting tasks. Only the balance depends on it: the ranges always
+    cover every id. Small exports are not cut.
+    """
+    sizes = _batch_sizes(conn, project_id, batch_ids)
+    total = sum(n for _, n in sizes)
+    if total < JSONL_STREAMS * JSONL_MIN_RANGE:
+        return []
+    cuts, running = [], 0
+    targets = [total * k // JSONL_STREAMS for k in range(1, JSONL_STREAMS)]
+    for batch_id, n in sizes:
+        if targets and running >= targets[0]:
+            targets.pop(0)
+            # min(id + 0): a plain min(id) walks the primary key from the table's start.
+            first = conn.scalar(text("SELECT min(id + 0) FROM tasks WHERE batch_id = :b"), {"b": batch_id})
+            if first is not None and first - 1 > (cuts[-1] if cuts else 0):
+                cuts.append(first - 1)
+        running += n
+    return cuts
 
 
 def _jsonl_from_postgres(project_id: int, *, batch_ids: list[int] | None, include: list[str], salt: str,
@@ -237,18 +289,9 @@ def _jsonl_from_postgres(project_id: int, *, batch_ids: list[int] | None, includ
     """
     with _snapshot_connection() as conn:
         snapshot = conn.scalar(text("SELECT pg_export_snapshot()"))
-        batches = "AND batch_id = ANY(:batch_ids)" if batch_ids else ""
-        filters = {"p": project_id, "batch_ids": batch_ids}
-        # Cuts for ranges with as many tasks each, whatever the gaps in the project's ids.
-        total, top, cuts = conn.execute(text(
-            "SELECT count(*), max(id), percentile_disc(CAST(:f AS float8[])) WITHIN GROUP (ORDER BY id) "
-            f"FROM tasks WHERE project_id = :p AND status <> 'gold' {batches}"),
-            {**filters, "f": [k / JSONL_STREAMS for k in range(1, JSONL_STREAMS)]}).one()
-        if not total:
-            return 0
-        if total < JSONL_STREAMS * JSONL_MIN_RANGE:
-            cuts = []
-        bounds = [0, *cuts, top]
+        cuts = _range_cuts(conn, project_id, batch_ids)
+        # The table's last id bounds the last range (from the primary key, at once).
+        bounds = [0, *cuts, conn.scalar(text("SELECT max(id) FROM tasks")) or 0]
         names = _worker_names(conn, project_id, salt)
         sql = _jsonl_sql(include=include, batch_ids=batch_ids)
         params = [{"p": project_id, "names": names, "batch_ids": batch_ids, "lo": lo, "hi": hi}
@@ -297,10 +340,9 @@ def _serialized_rows_from_postgres(project_id: int, *, batch_ids: list[int] | No
         batches="AND t.batch_id = ANY(%(batch_ids)s)" if batch_ids else "")
     fragment = orjson.Fragment
     with get_engine().connect() as conn, conn.begin():
-        conn.exec_driver_sql(_NO_JIT)
-        top = conn.scalar(text("SELECT max(id) FROM tasks WHERE project_id = :p"), {"p": project_id}) or 0
+        _export_settings(conn)
         params = {"p": project_id, "names": _worker_names(conn, project_id, salt), "batch_ids": batch_ids,
-                  "lo": 0, "hi": top}
+                  "lo": 0, "hi": conn.scalar(text("SELECT max(id) FROM tasks")) or 0}
         # Rows arrive in chunks while PostgreSQL goes on computing the next ones (libpq 17's chunked mode).
         size = CHUNK if psycopg.pq.version() >= 170000 else 1
         stream = conn.connection.driver_connection.cursor().stream(sql, params, size=size)
@@ -323,8 +365,7 @@ def run_export(*, export_id: int, directory: Path, salt: str, ttl_hours: int,
         export = session.get(Export, export_id)
         project = session.get(Project, export.project_id)
         export.status = "running"
-        total = session.scalar(select(func.count()).select_from(Task).where(
-            Task.project_id == project.id, Task.status != "gold")) or 1
+        total = sum(n for _, n in _batch_sizes(session, project.id, export.batch_ids)) or 1
     directory.mkdir(parents=True, exist_ok=True)
     final = directory / f"export-{export_id}.{EXTENSIONS[export.format]}"
     partial = final.with_suffix(final.suffix + ".partial")

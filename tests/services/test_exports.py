@@ -3,10 +3,13 @@ their files must hold what the generic writers make of ``iter_rows``."""
 
 import io
 import json
+from datetime import UTC, datetime, timedelta, timezone
 
 import pyarrow.parquet as pq
 import pytest
+from sqlalchemy import text
 
+from backend import db
 from backend.exports import write_export
 from backend.services import consensus, datasets, exports
 from backend.services.assignments import Actor, claim_next_task, submit_answer
@@ -95,3 +98,28 @@ def test_export_job_of_some_batches_holds_only_their_tasks(project_factory, mana
         produced = pq.read_table(path).to_pylist()
         assert decoded(produced) == decoded(pq.read_table(io.BytesIO(expected)).to_pylist())
     assert result["tasks"] == 3 and {row["batch_id"] for row in produced} == {batch}
+
+
+def test_answer_times_are_spelled_alike_on_every_path(answered, manager, tmp_path):
+    # PostgreSQL's own JSON spelling of a time: no trailing zeros in the fraction, no fraction on a whole second.
+    with db.get_engine().begin() as conn:
+        conn.execute(text(
+            "UPDATE assignments SET submitted_at = CASE id % 3 WHEN 0 THEN :whole WHEN 1 THEN :half ELSE :micro END "
+            "WHERE project_id = :p AND status = 'submitted'"),
+            {"p": answered.id, "whole": datetime(2026, 3, 1, 10, tzinfo=UTC),
+             "half": datetime(2026, 3, 1, 10, 0, 0, 500_000, tzinfo=UTC),
+             "micro": datetime(2026, 3, 1, 10, 0, 0, 123_456, tzinfo=UTC)})
+    spelled = {"2026-03-01T10:00:00+00:00", "2026-03-01T10:00:00.5+00:00", "2026-03-01T10:00:00.123456+00:00"}
+    _, jsonl = run(answered, manager, tmp_path, "jsonl")
+    _, parquet = run(answered, manager, tmp_path, "parquet")
+    generic_rows = generic(answered, "jsonl", list(exports.INCLUDES)).getvalue().splitlines()
+    for answers in ([a for line in jsonl.read_text().splitlines() for a in json.loads(line)["answers"]],
+                    [a for row in pq.read_table(parquet).to_pylist() for a in json.loads(row["answers"])],
+                    [a for line in generic_rows for a in json.loads(line)["answers"]]):
+        assert len(answers) == 14 and {a["submitted_at"] for a in answers} == spelled
+
+
+def test_answer_time_is_utc_whatever_the_zone():
+    paris = timezone(timedelta(hours=1))
+    assert exports.answer_time(datetime(2026, 3, 1, 11, 0, 0, 10, tzinfo=paris)) == "2026-03-01T10:00:00.00001+00:00"
+    assert exports.answer_time(datetime(2026, 3, 1, 10, 0, 0)) == "2026-03-01T10:00:00+00:00"
