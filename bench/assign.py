@@ -1,6 +1,6 @@
 """Distribution benchmark: claim-then-submit cycles over HTTP against `concord serve` on PostgreSQL.
 
-    python bench/assign.py [--tasks 100000] [--big-tasks 1000000] [--clients 8,32,128] [--seconds 20]
+    python bench/assign.py [--tasks 100000] [--big-tasks 1000000] [--clients 8,32,128] [--seconds 20] [--floor]
 
 For each client count C, C simulated annotators (each with its own token and
 keep-alive connection, spread over two load processes) loop claim -> submit on
@@ -8,6 +8,9 @@ a project with overlap 3. Prints cycles/s, p50/p99 latency of each call, and
 the duplicates and overlap violations found afterwards (must be 0). Then runs
 `pgbench` (tpcb-like) with the same client count for scale, and the same load
 at --big-tasks to show the cost does not grow with project size.
+
+With --floor it also drives `bench/floor_app.py` (claim and submit that do nothing, on the same
+gunicorn configuration) with the same load: the most any Flask server could do on this machine.
 """
 
 from __future__ import annotations
@@ -68,12 +71,20 @@ def setup_project(url: str, tasks: int, clients: int) -> tuple[int, list[str]]:
 SERVER = {"workers": 4, "threads": 4}
 
 
-def start_server(url: str) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench", "CONCORD_PERIODIC_JOBS": "1"}
+def start_server(url: str | None) -> subprocess.Popen:
+    """`concord serve` on ``url``; with no url, the floor app on the same gunicorn settings."""
+    env = {**os.environ, "DATABASE_URL": url or "", "SECRET_KEY": "bench", "CONCORD_PERIODIC_JOBS": "1"}
     env.pop("REDIS_URL", None)
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "concord"), "serve", "--port", str(PORT),
-                             "--workers", str(SERVER["workers"]), "--threads", str(SERVER["threads"])],
-                            cwd=ROOT, env=env,
+    bin_dir = Path(sys.executable).parent
+    if url:
+        command = [str(bin_dir / "concord"), "serve", "--port", str(PORT),
+                   "--workers", str(SERVER["workers"]), "--threads", str(SERVER["threads"])]
+    else:
+        command = [str(bin_dir / "gunicorn"), "--bind", f"127.0.0.1:{PORT}", "--workers", str(SERVER["workers"]),
+                   "--threads", str(SERVER["threads"]),
+                   "--worker-class", "gthread" if SERVER["threads"] > 1 else "sync",
+                   "--no-control-socket", "--chdir", str(ROOT / "bench"), "floor_app:app"]
+    proc = subprocess.Popen(command, cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=SERVER_LOG.open("w"),  # noqa: SIM115 - lives as long as the server
                             start_new_session=True)
     for _ in range(100):
@@ -194,32 +205,45 @@ def pgbench_tps(url: str, clients: int, seconds: int) -> tuple[float, int] | Non
     return (float(match.group(1)), clients) if match else None
 
 
-def measure(url: str, tasks: int, clients: list[int], seconds: float, with_pgbench: bool) -> dict[int, dict]:
-    fresh_database(url)
-    project_id, secrets = setup_project(url, tasks, max(clients))
-    server = start_server(url)
-    results = {}
+def _figures_line(label: str, figures: dict) -> str:
+    return (f"{label} C={figures['clients']:>3}  cycles/s={figures['cycles_per_s']:7.1f}  "
+            f"claim p50/p99={figures['claim_p50']:6.1f}/{figures['claim_p99']:6.1f} ms  "
+            f"submit p50/p99={figures['submit_p50']:6.1f}/{figures['submit_p99']:6.1f} ms  "
+            f"errors={figures['errors']}{figures['error_kinds'] or ''}")
+
+
+def _load_each(server: subprocess.Popen, project_id: int, secrets: list[str], clients: list[int],
+               seconds: float) -> dict[int, dict]:
     try:
         run_load(project_id, secrets[:4], 2)  # warm up connections and caches
-        for c in clients:
-            figures = run_load(project_id, secrets[:c], seconds)
-            figures.update(violations(url, project_id))
-            results[c] = figures
+        return {c: {**run_load(project_id, secrets[:c], seconds), "clients": c} for c in clients}
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+
+
+def measure(url: str, tasks: int, clients: list[int], seconds: float, with_pgbench: bool,
+            floor: bool = False) -> dict[int, dict]:
+    fresh_database(url)
+    project_id, secrets = setup_project(url, tasks, max(clients))
+    results = _load_each(start_server(url), project_id, secrets, clients, seconds)
+    for figures in results.values():
+        figures.update(violations(url, project_id))
+    # The floor runs right after, so that both face the same machine and the same pgbench figure.
+    floors = _load_each(start_server(None), 1, ["floor"] * max(clients), clients, seconds) if floor else {}
     for c, figures in results.items():
-        # pgbench runs with the server stopped, so both get the machine and the connection slots to themselves.
+        # pgbench runs with the servers stopped, so both get the machine and the connection slots to themselves.
         measured = pgbench_tps(url, c, int(seconds)) if with_pgbench else None
-        line = (f"tasks={tasks:>9,} C={c:>3}  cycles/s={figures['cycles_per_s']:7.1f}  "
-                f"claim p50/p99={figures['claim_p50']:6.1f}/{figures['claim_p99']:6.1f} ms  "
-                f"submit p50/p99={figures['submit_p50']:6.1f}/{figures['submit_p99']:6.1f} ms  "
-                f"errors={figures['errors']}{figures['error_kinds'] or ''} duplicates={figures['duplicates']} "
-                f"over-overlap={figures['over_overlap']} count-mismatch={figures['count_mismatch']}")
-        if measured:
-            tps, used = measured
-            line += f"  pgbench tps={tps:.0f} (-c {used}) ratio={figures['cycles_per_s'] / tps:.3f}"
-        print(line, flush=True)
+        lines = [(f"tasks={tasks:>9,}", figures)] + ([("floor (empty Flask app)", floors[c])] if floor else [])
+        for label, each in lines:
+            line = _figures_line(label, each)
+            if "duplicates" in each:  # the floor has no database to check
+                line += (f" duplicates={each['duplicates']} over-overlap={each['over_overlap']} "
+                         f"count-mismatch={each['count_mismatch']}")
+            if measured:
+                tps, used = measured
+                line += f"  pgbench tps={tps:.0f} (-c {used}) ratio={each['cycles_per_s'] / tps:.3f}"
+            print(line, flush=True)
     return results
 
 
@@ -231,11 +255,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--server-workers", type=int, default=SERVER["workers"], help="gunicorn processes")
     parser.add_argument("--server-threads", type=int, default=SERVER["threads"], help="threads per process")
+    parser.add_argument("--floor", action="store_true", help="also measure the do-nothing app (bench/floor_app.py)")
     args = parser.parse_args()
     SERVER.update(workers=args.server_workers, threads=args.server_threads)
     url = bench_database_url()
     clients = [int(c) for c in args.clients.split(",")]
-    small = measure(url, args.tasks, clients, args.seconds, with_pgbench=True)
+    small = measure(url, args.tasks, clients, args.seconds, with_pgbench=True, floor=args.floor)
     if args.big_tasks:
         c = 32 if 32 in clients else clients[0]
         big = measure(url, args.big_tasks, [c], args.seconds, with_pgbench=False)
