@@ -186,12 +186,13 @@ def propose_fair_pay(project_id: int):
 @bp.get("/projects/<int:project_id>/fair-pay")
 @auth_required("payments:read")
 @bp.arguments(FairPayArgsSchema, location="query")
-@bp.response(200, FairPayTopUpSchema(many=True))
+@bp.response(200, page_of(FairPayTopUpSchema))
 @bp.doc(security=security("payments:read"))
 @errors(bp, 401, 403, 404, 422)
 def list_fair_pay(args, project_id: int):
-    """The project's fair-pay top-ups (proposed by default)."""
-    return fair_pay.list_topups(principal=current_principal(), project_id=project_id, status=args["status"])
+    """The project's fair-pay top-ups (proposed by default), a page at a time."""
+    return fair_pay.list_topups(principal=current_principal(), project_id=project_id, status=args["status"],
+                                limit=args["limit"], cursor=args["cursor"])
 
 
 @bp.post("/projects/<int:project_id>/fair-pay/confirm")

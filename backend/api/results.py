@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import jsonify, make_response, send_file
 
 from .. import jobs
+from ..schemas.common import PageArgsSchema, page_of
 from ..schemas.results import (
     ConsensusRequestSchema,
     ConsensusRunSchema,
@@ -41,12 +42,14 @@ def start_consensus(body, project_id: int):
 
 @bp.get("/projects/<int:project_id>/consensus/runs")
 @auth_required("results:read")
-@bp.response(200, ConsensusRunSchema(many=True))
+@bp.arguments(PageArgsSchema, location="query")
+@bp.response(200, page_of(ConsensusRunSchema))
 @bp.doc(security=security("results:read"))
-@errors(bp, 401, 403, 404)
-def list_runs(project_id: int):
+@errors(bp, 401, 403, 404, 422)
+def list_runs(args, project_id: int):
     """The project's consensus runs, newest first: method, version, time."""
-    return consensus.runs(principal=current_principal(), project_id=project_id)
+    return consensus.runs(principal=current_principal(), project_id=project_id, limit=args["limit"],
+                          cursor=args["cursor"])
 
 
 @bp.get("/projects/<int:project_id>/results")

@@ -177,7 +177,7 @@ class FairPayTopUpSchema(Schema):
     ledger_entry_id = fields.Integer(allow_none=True)
 
 
-class FairPayArgsSchema(Schema):
+class FairPayArgsSchema(PageArgsSchema):
     status = fields.String(load_default="proposed", validate=validate.OneOf(["proposed", "applied", "superseded"]))
 
 

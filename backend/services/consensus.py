@@ -22,7 +22,7 @@ from ..quality import consensus as algorithms
 from ..quality import structured
 from . import review
 from .access import Principal, ensure_manage
-from .pagination import Page, decode_cursor, encode_cursor
+from .pagination import Page, decode_cursor, encode_cursor, paginate
 
 METHODS: dict[str, tuple[str, ...]] = {
     "single_choice": ("dawid_skene", "majority", "weighted_majority", "one_coin"),
@@ -271,10 +271,10 @@ def task_consensus(*, task_id: int) -> dict | None:
             "answers_used": row.answers_used, "details": row.details, "computed_at": row.computed_at}
 
 
-def runs(*, principal: Principal, project_id: int) -> list[ConsensusRun]:
-    """A project's consensus runs, newest first."""
+def runs(*, principal: Principal, project_id: int, limit: int, cursor: str | None) -> Page:
+    """A project's consensus runs, newest first (one per completed batch, so pages)."""
     principal.require_scope("results:read")
     with read_session() as session:
         ensure_manage(principal, session.get(Project, project_id), project_id)
-        return list(session.scalars(select(ConsensusRun).where(ConsensusRun.project_id == project_id)
-                                    .order_by(ConsensusRun.version.desc()).limit(50)))
+        return paginate(session, select(ConsensusRun).where(ConsensusRun.project_id == project_id),
+                        ConsensusRun.id, limit=limit, cursor=cursor, newest_first=True)

@@ -18,6 +18,7 @@ from ..errors import ValidationError
 from ..models import Assignment, FairPayTopUp, LedgerEntry, Project, utcnow
 from . import idempotency, ledger
 from .access import Principal, ensure_manage
+from .pagination import Page, paginate
 
 _TOPUPS = FairPayTopUp.__table__
 REFERENCE = "fairpay:"
@@ -132,15 +133,16 @@ def confirm_topups(*, principal: Principal, project_id: int, topup_ids: list[int
         return {**result, "replayed": False}
 
 
-def list_topups(*, principal: Principal, project_id: int, status: str | None = "proposed") -> list[FairPayTopUp]:
-    """A project's top-ups (proposed by default). Raises NotFound, Forbidden."""
+def list_topups(*, principal: Principal, project_id: int, status: str | None = "proposed", limit: int = 50,
+                cursor: str | None = None) -> Page:
+    """A project's top-ups (proposed by default), a page at a time. Raises NotFound, Forbidden."""
     principal.require_scope("payments:read")
     with read_session() as session:
         ensure_manage(principal, session.get(Project, project_id), project_id)
         stmt = select(FairPayTopUp).where(FairPayTopUp.project_id == project_id)
         if status:
             stmt = stmt.where(FairPayTopUp.status == status)
-        return list(session.scalars(stmt.order_by(FairPayTopUp.id)))
+        return paginate(session, stmt, FairPayTopUp.id, limit=limit, cursor=cursor)
 
 
 def hourly_rates(session: Session, project: Project) -> dict[int, dict[str, Any]]:

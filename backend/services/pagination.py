@@ -44,12 +44,14 @@ def decode_cursor(cursor: str | None) -> int | str | None:
                               details={"fields": {"cursor": ["invalid cursor"]}}) from exc
 
 
-def paginate(session: Session, stmt: Select, id_column, *, limit: int, cursor: str | None) -> Page:
-    """Run ``stmt`` ordered by ``id_column`` and cut one page from it."""
+def paginate(session: Session, stmt: Select, id_column, *, limit: int, cursor: str | None,
+             newest_first: bool = False) -> Page:
+    """Run ``stmt`` ordered by ``id_column`` (descending if ``newest_first``) and cut one page from it."""
     after = decode_cursor(cursor)
     if after is not None:
-        stmt = stmt.where(id_column > after)
-    rows = list(session.scalars(stmt.order_by(id_column).limit(limit + 1)))
+        stmt = stmt.where(id_column < after if newest_first else id_column > after)
+    order = id_column.desc() if newest_first else id_column
+    rows = list(session.scalars(stmt.order_by(order).limit(limit + 1)))
     if len(rows) > limit:
         rows = rows[:limit]
         return Page(rows, encode_cursor(getattr(rows[-1], id_column.key)))

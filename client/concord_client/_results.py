@@ -73,9 +73,9 @@ class Consensus(Resource):
         job = self.start(project_id, method=method, batch_ids=batch_ids)
         return self._client.jobs.wait(job, timeout=timeout, poll_interval=poll_interval)
 
-    def runs(self, project_id: int) -> list[ConsensusRun]:
-        """The project's consensus runs, newest first."""
-        return self._http.json("GET", f"/projects/{project_id}/consensus/runs")
+    def iter_runs(self, project_id: int, *, page_size: int = 100) -> Iterator[ConsensusRun]:
+        """The project's consensus runs, newest first (one per completed batch), a page at a time."""
+        return self._http.iterate(f"/projects/{project_id}/consensus/runs", page_size=page_size)
 
 
 class Results(Resource):

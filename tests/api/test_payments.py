@@ -325,7 +325,7 @@ def test_fair_pay_proposes_top_ups_and_a_manager_confirms_them(project_factory, 
     assert started.status_code == 202
     run_jobs()
     assert mgr.get(f"/api/v1/jobs/{started.json['job']['id']}").json["status"] == "finished"
-    (proposal,) = mgr.get(f"/api/v1/projects/{project.id}/fair-pay").json
+    (proposal,) = mgr.get(f"/api/v1/projects/{project.id}/fair-pay").json["items"]
     assert proposal["worker_id"] == slow.worker_id and proposal["amount"] == 90 and proposal["seconds"] == 300
     assert balance(slow)["balance"] == 10  # nothing paid before a manager confirms
     confirmed = mgr.post(f"/api/v1/projects/{project.id}/fair-pay/confirm", json={}, headers={"Idempotency-Key": "f"})
@@ -336,7 +336,9 @@ def test_fair_pay_proposes_top_ups_and_a_manager_confirms_them(project_factory, 
     # Rerunning finds nothing more to top up; the worker's effective rate is now the minimum.
     mgr.post(f"/api/v1/projects/{project.id}/fair-pay")
     run_jobs()
-    assert mgr.get(f"/api/v1/projects/{project.id}/fair-pay").json == []
+    assert mgr.get(f"/api/v1/projects/{project.id}/fair-pay").json == {"items": [], "next_cursor": None}
+    applied = mgr.get(f"/api/v1/projects/{project.id}/fair-pay?status=applied&limit=1").json
+    assert [t["id"] for t in applied["items"]] == [proposal["id"]] and applied["next_cursor"] is None
     rows = mgr.get(f"/api/v1/projects/{project.id}/workload").json["items"]
     assert rows[0]["effective_hourly_rate"] == 1200 and rows[0]["active_seconds"] == 300
 

@@ -58,7 +58,8 @@ def test_completed_batches_get_consensus_automatically(project_factory, fill, cr
     detail = mgr.get(f"/api/v1/tasks/{results[0]['task_id']}").json
     assert detail["consensus"]["answer"] == {"choice": "pos"}
     runs = mgr.get(f"/api/v1/projects/{project.id}/consensus/runs").json
-    assert sorted(r["batch_ids"][0] for r in runs) == sorted({r["batch_id"] for r in results})
+    assert runs["next_cursor"] is None
+    assert sorted(r["batch_ids"][0] for r in runs["items"]) == sorted({r["batch_id"] for r in results})
 
 
 def test_on_demand_consensus_replaces_results_and_keeps_versions(project_factory, fill, crowd, mgr, run_jobs):
@@ -81,8 +82,11 @@ def test_on_demand_consensus_replaces_results_and_keeps_versions(project_factory
     assert mgr.get(f"/api/v1/jobs/{again.json['job']['id']}").json["status"] == "finished"
     results = mgr.get(f"/api/v1/projects/{project.id}/results").json["items"]
     assert len(results) == 2 and {r["consensus"]["method"] for r in results} == {"dawid_skene"}
-    versions = [r["version"] for r in mgr.get(f"/api/v1/projects/{project.id}/consensus/runs").json]
+    versions = [r["version"] for r in mgr.get(f"/api/v1/projects/{project.id}/consensus/runs").json["items"]]
     assert versions == sorted(versions, reverse=True) and len(versions) >= 2
+    first = mgr.get(f"/api/v1/projects/{project.id}/consensus/runs?limit=1").json
+    rest = mgr.get(f"/api/v1/projects/{project.id}/consensus/runs?cursor={first['next_cursor']}").json
+    assert [r["version"] for r in first["items"] + rest["items"]] == versions and rest["next_cursor"] is None
     bad = mgr.post(f"/api/v1/projects/{project.id}/consensus", json={"method": "median"})
     assert bad.status_code == 422 and "method" in bad.json["error"]["details"]["fields"]
     other = project_factory()

@@ -68,7 +68,9 @@ def test_a_vendor_labels_a_csv_dataset_and_the_requester_reads_consensus(request
         assert result["consensus"]["answers_used"] == 3
     in_rush = list(requester.results.iter(project["id"], batch_id=rush["id"]))
     assert len(in_rush) == 3 and {r["batch_id"] for r in in_rush} == {rush["id"]}
-    assert [r["method"] for r in requester.consensus.runs(project["id"])][0] == "majority"
+    runs = list(requester.consensus.iter_runs(project["id"], page_size=1))
+    assert runs[0]["method"] == "majority" and [r["version"] for r in runs] == sorted(
+        (r["version"] for r in runs), reverse=True)
 
     task = requester.tasks.get(results[0]["task_id"])
     assert len(task["answers"]) == 3 and task["consensus"]["answer"] == results[0]["consensus"]["answer"]
