@@ -19,22 +19,22 @@ leases under the task lock; a periodic job sweeps the rest.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import LABEL_STYLE_TABLENAME_PLUS_COL, Float, Integer, String, bindparam, insert, select, text, update
+from sqlalchemy import LABEL_STYLE_TABLENAME_PLUS_COL, Integer, bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from ..db import get_engine, read_session, unit_of_work
 from ..errors import Conflict, NotFound
-from ..models import Assignment, Event, Project, Task, Worker, utcnow
-from ..models.base import JSONType, UTCDateTime
-from ..quality.similarity import task_agreement
+from ..models import Assignment, Project, Task, Worker, utcnow
+from ..models.base import JSONType
 from . import budget, quality, workload
 from .access import Principal, ensure_view
+from .completion import finish_task
+from .picking import TaskView, expire_stale_leases, is_postgres, pick_gold, pick_task, utc_param
 from .task_types import validate_answer
 
-MAX_CANDIDATE_RETRIES = 50
 _ASSIGNMENTS = Assignment.__table__
 
 
@@ -64,107 +64,6 @@ class Lease:
     batch_completed: bool = False
 
 
-def _dt(name: str):
-    return bindparam(name, type_=UTCDateTime())
-
-
-def _is_pg(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
-
-
-_CANDIDATE = """
-SELECT t.id, t.batch_id, t.external_id, t.data, t.answer_count, t.leased_count, t.required_overlap
-FROM tasks t
-WHERE t.batch_id = :batch_id AND t.status = 'open'
-  AND (t.answer_count + t.leased_count < t.required_overlap OR t.lease_deadline <= :now)
-  AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.worker_id = :worker_id AND a.task_id = t.id {fence})
-  {skip}
-ORDER BY (t.answer_count = 0), t.ordinal
-LIMIT 1 {lock}
-"""
-
-
-def _expire_stale_leases(session: Session, task_id: int, now: datetime) -> int:
-    """Expire a task's leases that are past their time; the caller holds the task lock."""
-    rows = session.execute(
-        text("UPDATE assignments SET status = 'expired', ended_at = :now "
-             "WHERE task_id = :task_id AND status = 'leased' AND expires_at <= :now "
-             "RETURNING project_id, reward_amount")
-        .bindparams(_dt("now")), {"task_id": task_id, "now": now}).all()
-    session.execute(
-        text("UPDATE tasks SET leased_count = leased_count - :n, lease_deadline = "
-             "(SELECT min(expires_at) FROM assignments WHERE task_id = :task_id AND status = 'leased') "
-             "WHERE id = :task_id"), {"n": len(rows), "task_id": task_id})
-    if rows:
-        budget.uncommit(session, rows[0].project_id, sum(r.reward_amount for r in rows))
-    return len(rows)
-
-
-@dataclass
-class TaskView:
-    """The part of a task a worker sees (never its gold answer)."""
-
-    id: int
-    batch_id: int
-    external_id: str | None
-    data: dict
-    status: str = "open"
-
-
-def _pick_gold(session: Session, *, project_id: int, worker_id: int) -> TaskView | None:
-    """A control task of an active batch that this worker has not had yet (control tasks ignore overlap)."""
-    fence = "OFFSET 0" if _is_pg(session) else ""  # one probe per candidate, as in _candidate_stmt
-    row = session.execute(text(
-        "SELECT t.id, t.batch_id, t.external_id, t.data FROM tasks t JOIN batches b ON b.id = t.batch_id "
-        "WHERE t.project_id = :p AND t.status = 'gold' AND b.status = 'active' "
-        f"AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.worker_id = :w AND a.task_id = t.id {fence}) "
-        "ORDER BY t.ordinal LIMIT 1").columns(data=JSONType), {"p": project_id, "w": worker_id}).first()
-    return TaskView(row.id, row.batch_id, row.external_id, row.data, "gold") if row else None
-
-
-def _candidate_stmt(pg: bool, skipped: bool):
-    # OFFSET 0 keeps "not seen by this worker" a probe of the (worker, task) key per candidate. Without
-    # it PostgreSQL may plan an anti-join that passes over all of the worker's assignments for every
-    # candidate: fine when statistics say the worker has few, O(tasks skipped x answers given) when they
-    # are stale, as they are for a new, busy worker (200 ms a claim seen here).
-    sql = _CANDIDATE.format(skip="AND t.id NOT IN :skipped" if skipped else "", fence="OFFSET 0" if pg else "",
-                            lock="FOR NO KEY UPDATE OF t SKIP LOCKED" if pg else "")
-    stmt = text(sql).bindparams(_dt("now")).columns(data=JSONType)
-    if skipped:
-        stmt = stmt.bindparams(bindparam("skipped", expanding=True))
-    return stmt
-
-
-# Statements on the hot paths are built once: a statement object reused across calls keeps its cache
-# key, so SQLAlchemy neither rebuilds nor re-hashes it on every request (that cost more than the query).
-_CANDIDATES = {(pg, skipped): _candidate_stmt(pg, skipped) for pg in (True, False) for skipped in (True, False)}
-_TASK_COUNTS = text("SELECT answer_count, leased_count, required_overlap FROM tasks WHERE id = :id")
-
-
-def _pick_task(session: Session, *, batch_ids: list[int], worker_id: int, now: datetime) -> TaskView | None:
-    """Lock one task this worker may take, in batch order; None when there is none."""
-    pg = _is_pg(session)
-    for batch_id in batch_ids:
-        skipped: list[int] = []
-        for _attempt in range(MAX_CANDIDATE_RETRIES):
-            params: dict[str, Any] = {"batch_id": batch_id, "now": now, "worker_id": worker_id}
-            if skipped:
-                params["skipped"] = skipped
-            row = session.execute(_CANDIDATES[pg, bool(skipped)], params).first()
-            if row is None:
-                break
-            view = TaskView(row.id, row.batch_id, row.external_id, row.data)
-            if row.answer_count + row.leased_count < row.required_overlap:
-                return view
-            # Picked because a lease may have expired: settle that under the lock, then look again.
-            _expire_stale_leases(session, row.id, now)
-            fresh = session.execute(_TASK_COUNTS, {"id": row.id}).one()
-            if fresh.answer_count + fresh.leased_count < fresh.required_overlap:
-                return view
-            skipped.append(row.id)
-    return None
-
-
 def _load_lease(session: Session, assignment_id: int, created: bool) -> Lease:
     assignment = session.get(Assignment, assignment_id)
     task = session.get(Task, assignment.task_id)
@@ -188,11 +87,11 @@ _CLAIM_STATE_PG = text(
     "FROM (SELECT array_agg(id ORDER BY priority DESC, id) AS ids, "
     "array_agg(reward_amount ORDER BY priority DESC, id) AS rates FROM batches "
     "WHERE project_id = :p AND status = 'active' AND completed_at IS NULL) b"
-).bindparams(_dt("now"))
+).bindparams(utc_param("now"))
 _LOCK_WORKER = text("SELECT id FROM workers WHERE id = :w FOR NO KEY UPDATE")
 _LIVE_LEASES = text(
     "SELECT id FROM assignments WHERE worker_id = :w AND project_id = :p AND status = 'leased' "
-    "AND expires_at > :now ORDER BY id").bindparams(_dt("now"))
+    "AND expires_at > :now ORDER BY id").bindparams(utc_param("now"))
 _ACTIVE_BATCHES = text(
     "SELECT id, reward_amount FROM batches WHERE project_id = :p AND status = 'active' "
     "AND completed_at IS NULL ORDER BY priority DESC, id")
@@ -205,11 +104,11 @@ _LEASE_PG = text(
     "flagged, reward_amount, reward_currency) "
     "SELECT :project_id, :batch_id, t.id, :worker_id, :status, :leased_at, :expires_at, :is_gold, false, "
     ":reward_amount, :reward_currency FROM t RETURNING id"
-).bindparams(_dt("leased_at"), _dt("expires_at"))
+).bindparams(utc_param("leased_at"), utc_param("expires_at"))
 _TASK_LEASED = text(
     "UPDATE tasks SET leased_count = leased_count + 1, "
     "lease_deadline = CASE WHEN lease_deadline IS NULL OR lease_deadline > :exp "
-    "THEN :exp ELSE lease_deadline END WHERE id = :t").bindparams(_dt("exp"))
+    "THEN :exp ELSE lease_deadline END WHERE id = :t").bindparams(utc_param("exp"))
 
 
 def _detached(model, mapping, columns: tuple[str, ...], prefix: str = ""):
@@ -224,7 +123,7 @@ def claim_next_task(*, principal: Principal, project_id: int, worker_id: int) ->
     ``max_active_leases`` of them. Raises NotFound when the project is not visible.
     """
     with unit_of_work() as session:
-        pg = _is_pg(session)
+        pg = is_postgres(session)
         locked = session.execute(_CLAIM_LOCKS_PG, {"p": project_id, "w": worker_id}).first() if pg else None
         if locked is not None:
             project = ensure_view(principal, _detached(Project, locked._mapping, _PROJECT_COLUMNS), project_id)
@@ -259,14 +158,14 @@ def claim_next_task(*, principal: Principal, project_id: int, worker_id: int) ->
             return NoTask("daily_cap_reached", f"You reached today's limit of {cap} answers in this project.")
         if batch_rates is None:
             batch_rates = dict(session.execute(_ACTIVE_BATCHES, {"p": project_id}).all())
-        task = _pick_task(session, batch_ids=list(batch_rates), worker_id=worker_id, now=now)
+        task = pick_task(session, batch_ids=list(batch_rates), worker_id=worker_id, now=now)
         if task is None:
             return NoTask("no_task_available", f"No open task for you in project {project_id} right now.")
         gold = standing is not None and quality.wants_gold(project, standing)
         if gold:
             # A control task takes this turn; the regular task found above stays unleased (its lock
             # ends with the transaction). Workers cannot tell the two apart in the response.
-            task = _pick_gold(session, project_id=project_id, worker_id=worker_id) or task
+            task = pick_gold(session, project_id=project_id, worker_id=worker_id) or task
             gold = task.status == "gold"
         rate = _rate(project, batch_rates.get(task.batch_id), gold=gold)
         if project.budget_amount is not None and not budget.try_commit(session, project_id, rate):
@@ -319,7 +218,6 @@ def _lock_task(session: Session, task_id: int) -> Task:
 
 
 _TASKS = Task.__table__
-_EVENTS = Event.__table__
 
 
 class _LockedTask(NamedTuple):
@@ -331,72 +229,6 @@ class _LockedTask(NamedTuple):
     answer_count: int
     required_overlap: int
     gold: dict | None
-
-
-_BATCH_COMPLETED_COUNT = text("UPDATE batches SET completed_count = completed_count + 1 WHERE id = :b "
-                              "RETURNING completed_count, task_count - gold_count")
-# PostgreSQL: complete the task, record its event and count it in its batch in one statement.
-_COMPLETE_TASK_PG = text(
-    "WITH t AS (UPDATE tasks SET status = 'complete', completed_at = :now, agreement = :agreement, "
-    "flagged = :flagged, flag_reason = :flag_reason WHERE id = :t RETURNING id), "
-    "e AS (INSERT INTO events (kind, project_id, batch_id, task_id, payload, created_at) "
-    "SELECT 'task.completed', :p, :b, t.id, :payload, :now FROM t) "
-    "UPDATE batches SET completed_count = completed_count + 1 WHERE id = :b "
-    "RETURNING completed_count, task_count - gold_count"
-).bindparams(_dt("now"), bindparam("payload", type_=JSONType), bindparam("agreement", type_=Float()),
-             bindparam("flag_reason", type_=String()))
-
-
-def _finish_task(session: Session, project: Project, *, task_id: int, batch_id: int, answers: int, required: int,
-                 now: datetime) -> bool:
-    """A task reached its overlap: complete it, or (dynamic overlap) ask for one more answer.
-
-    Returns whether a batch completed.
-    """
-    agreement, flag = None, None
-    if project.agreement_threshold is not None:
-        agreement = task_agreement(project.task_type, quality.task_answers(session, task_id), project.label_config)
-        if agreement is not None and agreement < project.agreement_threshold:
-            if required < project.max_overlap:
-                session.execute(update(_TASKS).where(_TASKS.c.id == task_id).values(
-                    required_overlap=_TASKS.c.required_overlap + 1, agreement=agreement))
-                return False
-            flag = "no_agreement"
-    return _record_completion(session, task_id=task_id, batch_id=batch_id, project_id=project.id, answers=answers,
-                       now=now, agreement=agreement, flag=flag)
-
-
-def _record_completion(session: Session, *, task_id: int, batch_id: int, project_id: int, answers: int,
-                       now: datetime, agreement: float | None = None, flag: str | None = None) -> bool:
-    """Mark a task complete and cascade to its batch and project, with their events.
-
-    Returns whether the task's batch completed with it.
-    """
-    if _is_pg(session):
-        done, total = session.execute(_COMPLETE_TASK_PG, {
-            "t": task_id, "b": batch_id, "p": project_id, "now": now, "agreement": agreement,
-            "flagged": flag is not None, "flag_reason": flag, "payload": {"answers": answers}}).one()
-    else:
-        session.execute(update(_TASKS).where(_TASKS.c.id == task_id).values(
-            status="complete", completed_at=now, agreement=agreement, flagged=flag is not None, flag_reason=flag))
-        session.execute(insert(_EVENTS).values(kind="task.completed", project_id=project_id, batch_id=batch_id,
-                                               task_id=task_id, payload={"answers": answers}, created_at=now))
-        done, total = session.execute(_BATCH_COMPLETED_COUNT, {"b": batch_id}).one()
-    if done < total:
-        return False
-    session.execute(text("UPDATE batches SET completed_at = :now WHERE id = :b").bindparams(_dt("now")),
-                    {"b": batch_id, "now": now})
-    session.execute(insert(_EVENTS).values(kind="batch.completed", project_id=project_id, batch_id=batch_id,
-                                           payload={"tasks": total}, created_at=now))
-    # Two last batches may finish at once: the project lock makes the later one see the earlier.
-    session.execute(select(Project.id).where(Project.id == project_id).with_for_update(key_share=True))
-    open_batches = session.execute(
-        text("SELECT count(*) FROM batches WHERE project_id = :p AND completed_at IS NULL"),
-        {"p": project_id}).scalar_one()
-    if open_batches == 0:
-        session.execute(insert(_EVENTS).values(kind="project.completed", project_id=project_id, payload={},
-                                               created_at=now))
-    return True
 
 
 _ASSIGNMENT_COLUMNS = tuple(c.key for c in _ASSIGNMENTS.c)
@@ -420,13 +252,13 @@ _SUBMIT_ON_TIME_PG = text(
     "WHERE id = :a AND status = 'leased' AND expires_at > :submitted_at RETURNING id) "
     "UPDATE tasks SET answer_count = answer_count + 1, leased_count = leased_count - 1 FROM a "
     "WHERE tasks.id = :t RETURNING tasks.answer_count, tasks.required_overlap"
-).bindparams(_dt("submitted_at"), _dt("ended_at"), bindparam("answer", type_=JSONType),
+).bindparams(utc_param("submitted_at"), utc_param("ended_at"), bindparam("answer", type_=JSONType),
              bindparam("active_seconds", type_=Integer()))
 _TASK_ANSWERED = text("UPDATE tasks SET answer_count = answer_count + 1, leased_count = leased_count - :d "
                       "WHERE id = :t RETURNING answer_count, required_overlap")
 _OTHER_LIVE_LEASES = text(
     "SELECT count(*) FROM assignments WHERE task_id = :t AND status = 'leased' AND expires_at > :now "
-    "AND id <> :a").bindparams(_dt("now"))
+    "AND id <> :a").bindparams(utc_param("now"))
 
 
 def submit_answer(*, assignment_id: int, actor: Actor, answer: Any,
@@ -508,7 +340,7 @@ def submit_answer(*, assignment_id: int, actor: Actor, answer: Any,
                                                              answer=answer, gold=task.gold, now=now)
             session.execute(update(_ASSIGNMENTS).where(by_id).values(gold_score=values["gold_score"], is_gold=True))
         elif answers >= required:
-            batch_completed = _finish_task(session, project, task_id=task.id, batch_id=task.batch_id, answers=answers,
+            batch_completed = finish_task(session, project, task_id=task.id, batch_id=task.batch_id, answers=answers,
                          required=required, now=now)
         for key, value in values.items():
             setattr(assignment, key, value)
@@ -543,10 +375,10 @@ def expire_leases(*, limit: int = 1000) -> int:
     total = 0
     while True:
         with unit_of_work() as session:
-            pg = _is_pg(session)
+            pg = is_postgres(session)
             task_ids = session.execute(
                 text("SELECT DISTINCT task_id FROM assignments WHERE status = 'leased' AND expires_at <= :now "
-                     "LIMIT :limit").bindparams(_dt("now")), {"now": now, "limit": limit}).scalars().all()
+                     "LIMIT :limit").bindparams(utc_param("now")), {"now": now, "limit": limit}).scalars().all()
             if not task_ids:
                 return total
             if pg:
@@ -556,6 +388,6 @@ def expire_leases(*, limit: int = 1000) -> int:
             else:
                 locked = list(task_ids)
             for task_id in locked:
-                total += _expire_stale_leases(session, task_id, now)
+                total += expire_stale_leases(session, task_id, now)
             if len(task_ids) < limit or not locked:
                 return total

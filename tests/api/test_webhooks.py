@@ -138,8 +138,10 @@ def test_failed_deliveries_are_retried_with_backoff_then_redelivered(manager, mg
     # Not due yet: the next run leaves it alone.
     worker_jobs.deliver_webhooks()
     assert len(receiver.received) == 1
-    first_wait = webhooks.backoff(1)
-    assert timedelta(seconds=25) < first_wait < timedelta(seconds=35) and webhooks.backoff(4) > 7 * first_wait
+    # 30 s doubling after each failure, capped at 6 h, each with up to 10% jitter either way.
+    assert timedelta(seconds=27) <= webhooks.backoff(1) <= timedelta(seconds=33)
+    assert timedelta(seconds=216) <= webhooks.backoff(4) <= timedelta(seconds=264)
+    assert timedelta(hours=5.4) <= webhooks.backoff(20) <= timedelta(hours=6.6)
 
     def make_due():
         with db.unit_of_work() as session:

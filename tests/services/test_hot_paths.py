@@ -13,7 +13,7 @@ from sqlalchemy import text
 from backend import db
 from backend.errors import Conflict, NotFound, Unauthorized
 from backend.models import Event, utcnow
-from backend.services import accounts, assignments, batches, datasets
+from backend.services import accounts, assignments, batches, datasets, picking
 from backend.services.assignments import Actor, NoTask
 from tests.conftest import principal_of
 
@@ -191,7 +191,7 @@ def test_a_busy_new_worker_is_checked_per_candidate_whatever_the_statistics(proj
         # "Not seen by this worker" stays one probe of the (worker, task) key per candidate, never a pass
         # over the worker's whole history for every candidate (a cost that grows with both).
         with engine.connect() as conn:
-            plan = "\n".join(conn.execute(text("EXPLAIN " + assignments._CANDIDATES[True, False].element.text), {
+            plan = "\n".join(conn.execute(text("EXPLAIN " + picking.CANDIDATES[True, False].element.text), {
                 "batch_id": lease.task.batch_id, "now": utcnow(), "worker_id": worker.worker_id}).scalars())
         probes = [line for line in plan.splitlines() if "Index Cond" in line and "task_id = t.id" in line]
         assert probes and "worker_id" in probes[0] and "Join Filter" not in plan, plan
