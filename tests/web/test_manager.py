@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 
 from playwright.sync_api import expect
+from sqlalchemy import text
+
+from backend import db
 
 CSV = "external_id,text\n" + "".join(f"r{i},Review number {i} of a film\n" for i in range(1, 7))
 
@@ -148,3 +151,39 @@ def test_manager_runs_a_project_from_creation_to_export(page, login, manager, us
     page.get_by_role("button", name="Create payout").click()
     expect(page.locator("table")).to_contain_text("$0.10")
     expect(page.get_by_role("link", name="CSV")).to_have_attribute("href", "/api/v1/payouts/1/file?format=csv")
+
+
+def test_manager_computes_and_pays_fair_pay_top_ups(page, login, manager, labeling_project, annotator, login_as,
+                                                    screenshot):
+    # EUR 12.00 an hour; one answer worth 0.10 took five minutes on task, so it is owed 0.90 more.
+    project = labeling_project("single_choice", [{"external_id": "slow", "text": "A long review"}],
+                               labels=["pos", "neg"], min_hourly_rate=1200, reward={"amount": 10, "currency": "EUR"})
+    worker = login_as(annotator)
+    lease = worker.post(f"/api/v1/projects/{project.id}/assignments", json={}).json
+    assert worker.post(f"/api/v1/assignments/{lease['id']}/submit",
+                       json={"answer": {"choice": "pos"}, "active_seconds": 300}).status_code == 200
+    with db.get_engine().begin() as conn:
+        conn.execute(text("UPDATE assignments SET leased_at = submitted_at - interval '300 seconds' WHERE id = :a")
+                     if conn.dialect.name == "postgresql" else
+                     text("UPDATE assignments SET leased_at = datetime(submitted_at, '-300 seconds') WHERE id = :a"),
+                     {"a": lease["id"]})
+    assert login_as(manager).post(f"/api/v1/assignments/{lease['id']}/approve", json={}).status_code == 200
+
+    login(page, manager, "/manage")
+    page.get_by_role("link", name=project.name).click()
+    page.get_by_role("link", name="Costs").click()
+    section = page.locator("#fair-pay")
+    expect(section.get_by_text("No top-up proposed.")).to_be_visible()
+    expect(section.get_by_role("button", name="Pay proposed top-ups")).to_be_disabled()
+    section.get_by_role("button", name="Compute top-ups").click()
+    expect(section.get_by_text("Top-ups computed.")).to_be_visible()
+    row = section.locator("#fair-pay-proposals tbody tr")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("5:00")
+    expect(row).to_contain_text("0.90")
+    screenshot(page, "manager-fair-pay")
+    section.get_by_role("button", name="Pay proposed top-ups").click()
+    expect(section.get_by_text("1 top-up(s) paid as bonuses.")).to_be_visible()
+    expect(section.get_by_text("No top-up proposed.")).to_be_visible()
+    (balance,) = worker.get("/api/v1/me/earnings").json["balances"]
+    assert (balance["currency"], balance["balance"]) == ("EUR", 100)

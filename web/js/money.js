@@ -1,5 +1,5 @@
 // Money and files: a project's costs, exports, and the organization's payouts.
-import { ApiError, all, get, post } from "./api.js";
+import { ApiError, all, get, post, request, waitForJob } from "./api.js";
 import { onLeave } from "./app.js";
 import { clearFieldErrors, showFieldErrors } from "./forms.js";
 import { duration, fill, h, money, notice, pct, progressBar, table, toMinor } from "./format.js";
@@ -16,7 +16,59 @@ export async function costTab(body, project) {
       ["Time to finish", c.eta_seconds == null ? "—" : duration(c.eta_seconds)]]
       .map(([label, value]) => h("div", {}, h("div", { class: "muted" }, label), h("div", { class: "stat" }, value)))),
   used !== null ? h("p", {}, "Budget committed: ", progressBar(used, "Budget committed")) : null,
-  h("p", {}, h("a", { href: "#/manage/payouts" }, "Payouts of the organization →")));
+  h("p", {}, h("a", { href: "#/manage/payouts" }, "Payouts of the organization →")),
+  await fairPaySection(project));
+}
+
+// A key for a request that moves money, so that a retried click pays once (crypto.randomUUID needs HTTPS).
+function idempotencyKey() {
+  return [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+// Top-ups that bring approved work up to the project's minimum hourly rate: computed by a job, paid on confirmation.
+async function fairPaySection(project) {
+  const section = h("section", { id: "fair-pay" }, h("h2", {}, "Fair pay"));
+  const currency = project.reward?.currency;
+  if (project.min_hourly_rate == null) {
+    section.append(notice("info", "No minimum hourly rate is set: edit the project's settings to top up slowly paid work."));
+    return section;
+  }
+  const status = h("div", { "aria-live": "polite" });
+  const list = h("div", { id: "fair-pay-proposals" });
+  const compute = h("button", { type: "button" }, "Compute top-ups");
+  const confirm = h("button", { class: "primary", type: "button" }, "Pay proposed top-ups");
+  const refresh = async () => {
+    const proposals = await all(`/projects/${project.id}/fair-pay?status=proposed`, 500);
+    confirm.disabled = !proposals.length;
+    fill(list, proposals.length
+      ? h("div", { class: "table-wrap" }, table(["Worker", "Time on task", "Earned", "Top-up"], proposals.map((t) =>
+        [String(t.worker_id), duration(t.seconds), money(t.earned, t.currency), money(t.amount, t.currency)]), "Proposed top-ups"))
+      : notice("info", "No top-up proposed."));
+  };
+  const act = (button, work) => button.addEventListener("click", async () => {
+    compute.disabled = confirm.disabled = true;
+    try {
+      fill(status, notice("ok", await work()));
+    } catch (error) {
+      fill(status, notice("error", error.message));
+    }
+    compute.disabled = false;
+    await refresh();
+  });
+  act(compute, async () => {
+    const { job } = await post(`/projects/${project.id}/fair-pay`);
+    const done = await waitForJob(job.id);
+    if (done.status === "failed") throw new Error(done.error?.message || "The computation failed.");
+    return "Top-ups computed.";
+  });
+  act(confirm, async () => {
+    const { body } = await request("POST", `/projects/${project.id}/fair-pay/confirm`, {}, { "Idempotency-Key": idempotencyKey() });
+    return `${body.applied} top-up(s) paid as bonuses.`;
+  });
+  section.append(h("p", {}, `Approved work earns at least ${money(project.min_hourly_rate, currency)} per hour on task.`),
+    h("div", { class: "actions" }, compute, confirm), status, list);
+  await refresh();
+  return section;
 }
 
 export async function exportsTab(body, project) {
