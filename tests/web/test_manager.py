@@ -187,3 +187,27 @@ def test_manager_computes_and_pays_fair_pay_top_ups(page, login, manager, labeli
     expect(section.get_by_text("No top-up proposed.")).to_be_visible()
     (balance,) = worker.get("/api/v1/me/earnings").json["balances"]
     assert (balance["currency"], balance["balance"]) == ("EUR", 100)
+
+
+def test_manager_pays_a_bonus_once_from_the_workers_tab(page, login, manager, labeling_project, annotator, login_as):
+    project = labeling_project("single_choice", [{"external_id": "a", "text": "Fine"}], labels=["pos", "neg"])
+    worker = login_as(annotator)
+    lease = worker.post(f"/api/v1/projects/{project.id}/assignments", json={}).json
+    worker.post(f"/api/v1/assignments/{lease['id']}/submit", json={"answer": {"choice": "pos"}})
+    login(page, manager, "/manage")
+    page.get_by_role("link", name=project.name).click()
+    page.get_by_role("link", name="Workers").click()
+    form = page.locator("#bonus-form")
+    form.get_by_label("Reason").fill("Careful work")
+    form.get_by_role("button", name="Pay bonus").click()
+    expect(form.locator('.field[data-field="amount"] .field-error')).to_be_visible()  # the API's message, in place
+    form.get_by_label("Amount (EUR)").fill("1.5")
+    form.get_by_role("button", name="Pay bonus").click()
+    paid = f"Bonus of €1.50 paid to worker #{lease['worker_id']}."
+    expect(form.get_by_text(paid)).to_be_visible()
+    with page.expect_response(lambda r: r.url.endswith("/bonuses")) as again:
+        form.get_by_role("button", name="Pay bonus").click()  # the same bonus again: answered, not paid twice
+    assert again.value.headers.get("idempotent-replayed") == "true"
+    expect(form.get_by_text(paid)).to_be_visible()
+    earnings = worker.get("/api/v1/me/earnings").json
+    assert [(e["kind"], e["amount"]) for e in earnings["entries"] if e["kind"] == "bonus"] == [("bonus", 150)]

@@ -58,6 +58,11 @@ export const get = async (path) => (await request("GET", path)).body;
 export const post = async (path, body = {}) => (await request("POST", path, body)).body;
 export const patch = async (path, body) => (await request("PATCH", path, body)).body;
 
+// A key for a request that moves money, so that a retried click pays once (crypto.randomUUID needs HTTPS).
+export function idempotencyKey() {
+  return [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 // Every page of a list endpoint ({items, next_cursor}), up to `max` items.
 export async function all(path, max = 2000) {
   const items = [];

@@ -1,5 +1,5 @@
 // Money and files: a project's costs, exports, and the organization's payouts.
-import { ApiError, all, get, post, request, waitForJob } from "./api.js";
+import { ApiError, all, get, idempotencyKey, post, request, waitForJob } from "./api.js";
 import { onLeave } from "./app.js";
 import { clearFieldErrors, showFieldErrors } from "./forms.js";
 import { duration, fill, h, money, notice, pct, progressBar, table, toMinor } from "./format.js";
@@ -18,11 +18,6 @@ export async function costTab(body, project) {
   used !== null ? h("p", {}, "Budget committed: ", progressBar(used, "Budget committed")) : null,
   h("p", {}, h("a", { href: "#/manage/payouts" }, "Payouts of the organization →")),
   await fairPaySection(project));
-}
-
-// A key for a request that moves money, so that a retried click pays once (crypto.randomUUID needs HTTPS).
-function idempotencyKey() {
-  return [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 // Top-ups that bring approved work up to the project's minimum hourly rate: computed by a job, paid on confirmation.

@@ -1,8 +1,9 @@
 // Project tabs about quality: agreement charts, workers, the review queue and flagged tasks.
-import { all, get, post } from "./api.js";
+import { ApiError, all, get, idempotencyKey, post, request } from "./api.js";
 import { announce, onLeave } from "./app.js";
 import { barChart, heatTable, lineChart } from "./charts.js";
-import { fill, h, money, notice, num, pct, table } from "./format.js";
+import { clearFieldErrors, showFieldErrors } from "./forms.js";
+import { fill, h, money, notice, num, pct, table, toMinor } from "./format.js";
 
 const alphaOf = (x) => x?.alpha?.value ?? x?.mean_task_agreement ?? null;
 
@@ -81,7 +82,40 @@ export async function workersTab(body, project) {
   fill(body, status, rows.length ? h("div", { class: "table-wrap" }, table(["Worker", "Answers", "Per hour",
     "Approved / rejected", "Gold accuracy", "Agreement with consensus", "Earnings", "State", ""], rows, "Workers on this project"))
     : notice("info", "Nobody has worked on this project yet."),
-  h("p", { class: "muted" }, "Workers are also suspended automatically when their gold accuracy falls below the project's minimum."));
+  h("p", { class: "muted" }, "Workers are also suspended automatically when their gold accuracy falls below the project's minimum."),
+  ids.length ? bonusForm(project, ids) : null);
+}
+
+// A bonus to one of the project's workers, in the project's currency; one key per form, so a repeated submit pays once.
+function bonusForm(project, ids) {
+  const currency = project.reward?.currency || "USD";
+  const status = h("div", { "aria-live": "polite" });
+  let key = idempotencyKey();
+  const form = h("form", { class: "card", id: "bonus-form", novalidate: true }, h("h2", {}, "Pay a bonus"),
+    h("div", { class: "form-grid" },
+      h("div", { class: "field", dataset: { field: "worker" } }, h("label", { for: "b-worker" }, "Worker"),
+        h("select", { id: "b-worker", name: "worker" }, ids.map((id) => h("option", { value: String(id) }, `#${id}`)))),
+      h("div", { class: "field", dataset: { field: "amount" } }, h("label", { for: "b-amount" }, `Amount (${currency})`),
+        h("input", { id: "b-amount", name: "amount", type: "number", step: "any", min: "0", required: true })),
+      h("div", { class: "field", dataset: { field: "reason" } }, h("label", { for: "b-reason" }, "Reason"),
+        h("input", { id: "b-reason", name: "reason", required: true }))),
+    status, h("button", { class: "primary", type: "submit" }, "Pay bonus"));
+  form.addEventListener("input", () => { key = idempotencyKey(); });  // a changed bonus is a new one
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearFieldErrors(form);
+    const worker = form.worker.value;
+    const amount = form.amount.value === "" ? null : toMinor(form.amount.value, currency);
+    try {
+      const { body } = await request("POST", `/workers/${worker}/bonuses`,
+        { amount, currency, reason: form.reason.value, project_id: project.id }, { "Idempotency-Key": key });
+      fill(status, notice("ok", `Bonus of ${money(body.amount, body.currency)} paid to worker #${worker}.`));
+    } catch (error) {
+      if (error instanceof ApiError) showFieldErrors(form, error, status);
+      else fill(status, notice("error", error.message));
+    }
+  });
+  return form;
 }
 
 function answerText(answer) {
