@@ -91,7 +91,12 @@ class InProcessQueue:
                 log.exception("periodic job %s failed", getattr(fn, "__name__", fn))
                 raise
 
-        future = self._executor.submit(run)
+        try:
+            future = self._executor.submit(run)
+        except RuntimeError:
+            if self._stop.is_set():  # shut down between the timer's tick and this submit
+                return
+            raise
         with self._lock:
             self._futures.add(future)
         future.add_done_callback(self._forget)

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 from pathlib import Path
 
+import psycopg
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
 from backend import create_app, db, jobs
 from backend.config import Settings, normalise_database_url
@@ -91,12 +94,21 @@ def _clean(request):
     limiter.reset()
     engine = db.get_engine()
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                conn.execute(text(f"DELETE FROM {table}"))
+    for attempt in itertools.count(1):
+        try:
+            with engine.begin() as conn:
+                if engine.dialect.name == "postgresql":
+                    conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+                else:
+                    for table in tables:
+                        conn.execute(text(f"DELETE FROM {table}"))
+            break
+        except OperationalError as exc:
+            # A live server's last request or its worker's job may still hold row locks that TRUNCATE's
+            # table locks cross; PostgreSQL ends one side of that deadlock, and the other finishes.
+            if attempt == 5 or not isinstance(exc.orig, psycopg.errors.DeadlockDetected):
+                raise
+            time.sleep(0.2 * attempt)
     if TEST_REDIS_URL:
         jobs.backend().redis.flushdb()
 

@@ -58,3 +58,11 @@ def test_in_process_timer_runs_lease_expiry(leased_then_late):
     finally:
         queue.shutdown()
     assert live_leases(leased_then_late.id) == 0
+
+
+def test_a_timer_tick_that_races_the_shutdown_submits_nothing_and_raises_nothing():
+    queue = jobs.InProcessQueue(workers=1)
+    ran = []
+    queue.shutdown()
+    queue._submit(lambda: ran.append(1))  # what the timer thread does when its tick lands after shutdown
+    assert ran == []
