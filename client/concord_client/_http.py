@@ -26,6 +26,11 @@ def new_idempotency_key() -> str:
     return str(uuid.uuid4())
 
 
+def without_none(**values: Any) -> dict[str, Any]:
+    """A JSON body of the arguments that were given: the API applies its defaults to the others."""
+    return {k: v for k, v in values.items() if v is not None}
+
+
 def clean_params(params: Mapping[str, Any] | None) -> dict[str, str]:
     """Query parameters as the API reads them: None dropped, booleans as true/false, dates ISO."""
     out: dict[str, str] = {}

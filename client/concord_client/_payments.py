@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
+from ._http import without_none
 from ._projects import Resource
 from .types import BulkReviewResult, Earnings, LedgerEntry, Page, Payout, ReviewedAnswer, ReviewQueueItem
-
-
-def _without_none(**values: Any) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if v is not None}
 
 
 class Reviews(Resource):
@@ -20,7 +17,7 @@ class Reviews(Resource):
     def approve(self, assignment_id: int, *, reason: str | None = None,
                 idempotency_key: str | None = None) -> ReviewedAnswer:
         """Approve an answer; also reverses a recent rejection. An approval stands (Conflict ``approval_stands``)."""
-        return self._http.json("POST", f"/assignments/{assignment_id}/approve", json=_without_none(reason=reason),
+        return self._http.json("POST", f"/assignments/{assignment_id}/approve", json=without_none(reason=reason),
                                idempotency_key=idempotency_key)
 
     def reject(self, assignment_id: int, reason: str, *, idempotency_key: str | None = None) -> ReviewedAnswer:
@@ -35,8 +32,8 @@ class Reviews(Resource):
         """Approve or reject every pending answer of a project matching the filters."""
         if isinstance(submitted_before, datetime):
             submitted_before = submitted_before.isoformat()
-        body = _without_none(action=action, reason=reason, batch_id=batch_id, worker_id=worker_id,
-                             assignment_ids=assignment_ids, submitted_before=submitted_before, gold=gold)
+        body = without_none(action=action, reason=reason, batch_id=batch_id, worker_id=worker_id,
+                            assignment_ids=assignment_ids, submitted_before=submitted_before, gold=gold)
         return self._http.json("POST", f"/projects/{project_id}/reviews", json=body, idempotency_key=idempotency_key)
 
     def iter_queue(self, project_id: int, *, review_status: str = "pending", batch_id: int | None = None,
@@ -53,13 +50,13 @@ class Payments(Resource):
     def bonus(self, worker_id: int, amount: int, currency: str, reason: str, *, project_id: int | None = None,
               idempotency_key: str | None = None) -> LedgerEntry:
         """Pay a worker a bonus. The same ``idempotency_key`` again (24 h) returns the first entry, paying once."""
-        body = _without_none(amount=amount, currency=currency, reason=reason, project_id=project_id)
+        body = without_none(amount=amount, currency=currency, reason=reason, project_id=project_id)
         return self._http.json("POST", f"/workers/{worker_id}/bonuses", json=body, idempotency_key=idempotency_key)
 
     def adjustment(self, worker_id: int, amount: int, currency: str, reason: str, *,
                    project_id: int | None = None, idempotency_key: str | None = None) -> LedgerEntry:
         """Correct a worker's balance with a signed amount (negative takes money back)."""
-        body = _without_none(amount=amount, currency=currency, reason=reason, project_id=project_id)
+        body = without_none(amount=amount, currency=currency, reason=reason, project_id=project_id)
         return self._http.json("POST", f"/workers/{worker_id}/adjustments", json=body,
                                idempotency_key=idempotency_key)
 
@@ -87,7 +84,7 @@ class Payouts(Resource):
 
     def create(self, currency: str, *, minimum: int = 0, note: str | None = None,
                idempotency_key: str | None = None) -> Payout:
-        body = _without_none(currency=currency, minimum=minimum, note=note)
+        body = without_none(currency=currency, minimum=minimum, note=note)
         return self._http.json("POST", "/payouts", json=body, idempotency_key=idempotency_key)
 
     def list(self, *, status: str | None = None, limit: int = 50, cursor: str | None = None) -> Page[Payout]:
@@ -101,12 +98,12 @@ class Payouts(Resource):
 
     def mark_paid(self, payout_id: int, *, note: str | None = None, idempotency_key: str | None = None) -> Payout:
         """The payment processor paid the batch."""
-        return self._http.json("POST", f"/payouts/{payout_id}/paid", json=_without_none(note=note),
+        return self._http.json("POST", f"/payouts/{payout_id}/paid", json=without_none(note=note),
                                idempotency_key=idempotency_key)
 
     def mark_failed(self, payout_id: int, *, note: str | None = None, idempotency_key: str | None = None) -> Payout:
         """The batch was not paid: every amount returns to the workers' balances."""
-        return self._http.json("POST", f"/payouts/{payout_id}/failed", json=_without_none(note=note),
+        return self._http.json("POST", f"/payouts/{payout_id}/failed", json=without_none(note=note),
                                idempotency_key=idempotency_key)
 
     def file(self, payout_id: int, *, format: Literal["csv", "json"] = "csv") -> bytes:

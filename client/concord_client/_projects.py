@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import IO, Any, cast
 
-from ._http import HttpCore
+from ._http import HttpCore, without_none
 from .types import (
     JSON,
     Batch,
@@ -153,11 +153,7 @@ class Datasets(Resource):
     def push(self, project_id: int, items: Iterable[JSON], *, batch_size: int | None = None,
              filename: str | None = None, idempotency_key: str | None = None) -> Dataset:
         """Import items sent as JSON: ``{"external_id"?, "gold"?, "data": {...}}`` or flat objects."""
-        body: dict[str, Any] = {"items": list(items)}
-        if batch_size is not None:
-            body["batch_size"] = batch_size
-        if filename is not None:
-            body["filename"] = filename
+        body = without_none(items=list(items), batch_size=batch_size, filename=filename)
         return self._http.json("POST", f"/projects/{project_id}/datasets", json=body,
                                idempotency_key=idempotency_key)
 
@@ -197,11 +193,7 @@ class Batches(Resource):
                reward_amount: int | None = _UNSET) -> Batch:
         """Set priority (higher first), ``status`` (``active``/``paused``) or a rush ``reward_amount``
         (minor units; ``None`` goes back to the project's reward)."""
-        body: dict[str, Any] = {}
-        if priority is not None:
-            body["priority"] = priority
-        if status is not None:
-            body["status"] = status
+        body = without_none(priority=priority, status=status)
         if reward_amount is not _UNSET:
             body["reward_amount"] = reward_amount
         return self._http.json("PATCH", f"/batches/{batch_id}", json=body)

@@ -11,7 +11,7 @@ from typing import IO, Any
 
 import httpx
 
-from ._http import RETRYABLE_TRANSPORT
+from ._http import RETRYABLE_TRANSPORT, without_none
 from ._projects import Resource
 from .errors import ExportFailed, JobFailed, TransportError, WaitTimeout
 from .types import ConsensusRun, Export, Job, Page, Result
@@ -59,11 +59,7 @@ class Consensus(Resource):
     def start(self, project_id: int, *, method: str | None = None, batch_ids: list[int] | None = None,
               idempotency_key: str | None = None) -> Job:
         """Merge answers into consensus now (a job); replaces earlier results of the batches it covers."""
-        body: dict[str, Any] = {}
-        if method is not None:
-            body["method"] = method
-        if batch_ids is not None:
-            body["batch_ids"] = batch_ids
+        body = without_none(method=method, batch_ids=batch_ids)
         return self._http.json("POST", f"/projects/{project_id}/consensus", json=body,
                                idempotency_key=idempotency_key)["job"]
 
@@ -106,11 +102,7 @@ class Exports(Resource):
     def create(self, project_id: int, format: str, *, batch_ids: list[int] | None = None,
                include: list[str] | None = None, idempotency_key: str | None = None) -> Export:
         """Start an export (``jsonl``, ``csv``, ``parquet``, ``coco``, ``label_studio``, ``conll``, ``spacy``)."""
-        body: dict[str, Any] = {"format": format}
-        if batch_ids is not None:
-            body["batch_ids"] = batch_ids
-        if include is not None:
-            body["include"] = include
+        body = without_none(format=format, batch_ids=batch_ids, include=include)
         return self._http.json("POST", f"/projects/{project_id}/exports", json=body,
                                idempotency_key=idempotency_key)["export"]
 

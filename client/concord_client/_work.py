@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
+from ._http import without_none
 from ._projects import Resource
 from .types import JSON, Assignment, NoTask, Worker, WorkerStats
 
@@ -37,9 +37,7 @@ class Assignments(Resource):
         The same answer again is accepted; a different one raises Conflict ``already_submitted``;
         a late one Conflict ``lease_expired`` unless the task still needs it.
         """
-        body: dict[str, Any] = {"answer": answer}
-        if active_seconds is not None:
-            body["active_seconds"] = active_seconds
+        body = without_none(answer=answer, active_seconds=active_seconds)
         return self._http.json("POST", f"/assignments/{assignment_id}/submit", json=body, worker=worker,
                                idempotency_key=idempotency_key)
 

@@ -16,6 +16,7 @@ import hmac
 import time
 from collections.abc import Iterable, Iterator
 
+from ._http import without_none
 from ._projects import Resource
 from .types import Page, Webhook, WebhookDelivery
 
@@ -75,11 +76,7 @@ class Webhooks(Resource):
 
         Without ``secret`` the server makes one; it is in the answer, keep it to verify deliveries.
         """
-        body: dict[str, object] = {"url": url, "events": list(events)}
-        if secret is not None:
-            body["secret"] = secret
-        if description is not None:
-            body["description"] = description
+        body = without_none(url=url, events=list(events), secret=secret, description=description)
         return self._http.json("POST", "/webhooks", json=body, idempotency_key=idempotency_key)
 
     def list(self, *, limit: int = 50, cursor: str | None = None) -> Page[Webhook]:
@@ -94,15 +91,8 @@ class Webhooks(Resource):
     def update(self, webhook_id: int, *, url: str | None = None, events: Iterable[str] | None = None,
                description: str | None = None, active: bool | None = None) -> Webhook:
         """Change the address, events or description; ``active=False`` pauses deliveries, ``True`` resumes."""
-        body: dict[str, object] = {}
-        if url is not None:
-            body["url"] = url
-        if events is not None:
-            body["events"] = list(events)
-        if description is not None:
-            body["description"] = description
-        if active is not None:
-            body["active"] = active
+        body = without_none(url=url, events=None if events is None else list(events), description=description,
+                            active=active)
         return self._http.json("PATCH", f"/webhooks/{webhook_id}", json=body)
 
     def delete(self, webhook_id: int) -> None:
