@@ -102,6 +102,11 @@ def is_sqlite() -> bool:
     return get_engine().dialect.name == "sqlite"
 
 
+def is_postgres(session: Session | None = None) -> bool:
+    """Whether the session's database (by default, the configured one) is PostgreSQL."""
+    return (session.get_bind() if session is not None else get_engine()).dialect.name == "postgresql"
+
+
 @contextmanager
 def unit_of_work() -> Iterator[Session]:
     """A session whose transaction commits when the block ends without error."""

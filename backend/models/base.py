@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, DateTime, MetaData
+from sqlalchemy import JSON, BindParameter, DateTime, MetaData, bindparam
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
@@ -46,6 +46,11 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def utc_param(name: str) -> BindParameter:
+    """A bound timestamp parameter of a text() statement, stored as UTC on every backend."""
+    return bindparam(name, type_=UTCDateTime())
 
 
 class Base(DeclarativeBase):

@@ -25,14 +25,14 @@ from typing import Any, NamedTuple
 from sqlalchemy import LABEL_STYLE_TABLENAME_PLUS_COL, Integer, bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from ..db import get_engine, read_session, unit_of_work
+from ..db import is_postgres, read_session, unit_of_work
 from ..errors import Conflict, NotFound
 from ..models import Assignment, Project, Task, Worker, utcnow
-from ..models.base import JSONType
+from ..models.base import JSONType, utc_param
 from . import budget, quality, workload
 from .access import Principal, ensure_view
 from .completion import finish_task
-from .picking import TaskView, expire_stale_leases, is_postgres, pick_gold, pick_task, utc_param
+from .picking import TaskView, expire_stale_leases, pick_gold, pick_task
 from .task_types import validate_answer
 
 _ASSIGNMENTS = Assignment.__table__
@@ -270,7 +270,7 @@ def submit_answer(*, assignment_id: int, actor: Actor, answer: Any,
     released, or the lease expired and the task needs no more answers).
     """
     # PostgreSQL, a worker acting for itself (the common case): fewer round trips, the same checks.
-    fast = actor.worker_id is not None and get_engine().dialect.name == "postgresql"
+    fast = actor.worker_id is not None and is_postgres()
     if not fast:
         with read_session() as session:
             assignment = _worker_assignment(session, assignment_id, actor)

@@ -8,11 +8,11 @@ from datetime import datetime
 from sqlalchemy import Float, String, bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from ..db import is_postgres
 from ..models import Event, Project, Task
-from ..models.base import JSONType
+from ..models.base import JSONType, utc_param
 from ..quality.similarity import task_agreement
 from . import quality
-from .picking import is_postgres, utc_param
 
 _TASKS = Task.__table__
 _EVENTS = Event.__table__

@@ -26,7 +26,7 @@ import orjson
 import psycopg
 from sqlalchemy import Connection, select, text
 
-from ..db import get_engine, is_sqlite, read_session, unit_of_work
+from ..db import get_engine, is_postgres, read_session, unit_of_work
 from ..errors import ConcordError, Conflict, ValidationError
 from ..exports import FORMATS, write_export
 from ..models import Assignment, Batch, ConsensusResult, Event, Export, Project, Task, utcnow
@@ -40,10 +40,6 @@ EXTENSIONS = {"jsonl": "jsonl", "csv": "csv", "coco": "json", "label_studio": "j
 MIMETYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv", "coco": "application/json",
              "label_studio": "application/json", "conll": "text/plain", "spacy": "application/x-ndjson",
              "parquet": "application/vnd.apache.parquet"}
-
-
-def is_postgres() -> bool:
-    return not is_sqlite()
 
 
 class ExportGone(ConcordError):

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, literal_column, select, update
 from sqlalchemy.orm import Session
 
-from ..db import read_session, unit_of_work
+from ..db import is_postgres, read_session, unit_of_work
 from ..errors import ValidationError
 from ..models import Assignment, FairPayTopUp, LedgerEntry, Project, utcnow
 from . import idempotency, ledger
@@ -26,7 +26,7 @@ REFERENCE = "fairpay:"
 
 def time_on_task(session: Session):
     """Seconds of work in an answer: lease time capped by the reported active seconds (SQL expression)."""
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgres(session):
         return literal_column("LEAST(EXTRACT(EPOCH FROM (assignments.submitted_at - assignments.leased_at)), "
                               "COALESCE(assignments.active_seconds, 1e18))")
     return literal_column("MIN((julianday(assignments.submitted_at) - julianday(assignments.leased_at)) * 86400.0, "

@@ -19,13 +19,14 @@ from typing import Any
 
 import orjson
 from psycopg import errors as pg_errors
-from sqlalchemy import bindparam, text
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ..db import is_postgres
 from ..errors import ValidationError
 from ..models import Batch, Dataset, Project, utcnow
-from ..models.base import UTCDateTime
+from ..models.base import utc_param
 from .readers import RowError
 from .task_types import check_task_data, validate_answer
 
@@ -285,7 +286,7 @@ _INSERT_TASKS = text(
     " JOIN batches b ON b.project_id = :p AND b.number = :first + r.idx / :bs"
     # Ids follow file order, so listing tasks by id lists them in order.
     " ORDER BY r.ordinal"
-).bindparams(bindparam("now", type_=UTCDateTime()))
+).bindparams(utc_param("now"))
 
 
 def _import_staged(session: Session, project: Project, dataset: Dataset, checker: ItemChecker, rows: Rows,
@@ -328,7 +329,7 @@ def import_rows(session: Session, dataset: Dataset, open_rows: RowSource, *, fro
     checker = ItemChecker(project)
     meter = _ProgressMeter(total_bytes, progress)
     done = False
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgres(session):
         try:
             with session.begin_nested(), open_rows() as rows:
                 _copy_direct(session, project, dataset, checker, rows, from_csv, meter)
@@ -340,7 +341,7 @@ def import_rows(session: Session, dataset: Dataset, open_rows: RowSource, *, fro
     if not done:
         with open_rows() as rows:
             _import_staged(session, project, dataset, checker, rows, from_csv, meter)
-    if session.get_bind().dialect.name == "postgresql" and dataset.tasks_created >= ANALYZE_AFTER_ROWS:
+    if is_postgres(session) and dataset.tasks_created >= ANALYZE_AFTER_ROWS:
         # Fresh statistics now, not when autovacuum gets round to it: the claim query's plan depends on them.
         session.execute(text("ANALYZE tasks"))
     _count_gold(session, dataset)
@@ -356,4 +357,4 @@ def _count_gold(session: Session, dataset: Dataset) -> None:
         "UPDATE batches SET gold_count = (SELECT count(*) FROM tasks t WHERE t.batch_id = batches.id "
         "AND t.status = 'gold') WHERE dataset_id = :d"), {"d": dataset.id})
     session.execute(text("UPDATE batches SET completed_at = :now WHERE dataset_id = :d AND task_count = gold_count")
-                    .bindparams(bindparam("now", type_=UTCDateTime())), {"d": dataset.id, "now": utcnow()})
+                    .bindparams(utc_param("now")), {"d": dataset.id, "now": utcnow()})

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from sqlalchemy import func, select, update
 
-from ..db import read_session, unit_of_work
+from ..db import is_postgres, read_session, unit_of_work
 from ..errors import Conflict, NotFound, ValidationError
 from ..models import Event, LedgerEntry, Organization, Payout, User, Worker, utcnow
 from . import idempotency
@@ -44,7 +44,7 @@ def create_payout(*, principal: Principal, currency: str, minimum: int = 0, note
         prior = idempotency.reserve(session, request)
         if prior is not None:
             return session.get(Payout, prior["payout_id"]), True
-        if session.get_bind().dialect.name == "postgresql":
+        if is_postgres(session):
             session.execute(select(Organization.id).where(Organization.id == organization_id).with_for_update())
         total = func.sum(_LEDGER.c.amount)
         due = session.execute(

@@ -13,19 +13,11 @@ from typing import Any
 from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
-from ..models.base import JSONType, UTCDateTime
+from ..db import is_postgres
+from ..models.base import JSONType, utc_param
 from . import budget
 
 MAX_CANDIDATE_RETRIES = 50
-
-
-def utc_param(name: str):
-    """A bound timestamp parameter stored as UTC on every backend."""
-    return bindparam(name, type_=UTCDateTime())
-
-
-def is_postgres(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
 
 
 _CANDIDATE = """

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import text
 
 from ..db import read_session
 from ..models import Project, utcnow
-from ..models.base import UTCDateTime
+from ..models.base import utc_param
 from .access import Principal, ensure_manage
 from .batches import managed_batch
 
@@ -48,7 +48,7 @@ def _progress(session, *, project_id: int, batch_id: int | None) -> Progress:
              f"   OR submitted_at >= :since),"
              f" count(*) FILTER (WHERE submitted_at >= :since)"
              f" FROM assignments WHERE {scope} AND (status = 'leased' OR submitted_at >= :since)")
-        .bindparams(bindparam("now", type_=UTCDateTime()), bindparam("since", type_=UTCDateTime())),
+        .bindparams(utc_param("now"), utc_param("since")),
         params).one()
     per_hour = recent * 3600 / PACE_WINDOW.total_seconds()
     remaining = max(0, int(required) - int(submitted))

@@ -28,7 +28,7 @@ import orjson
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ..db import read_session, unit_of_work
+from ..db import is_postgres, read_session, unit_of_work
 from ..errors import NotFound, ValidationError
 from ..models import WEBHOOK_EVENTS, Event, Webhook, WebhookDelivery, utcnow
 from . import idempotency
@@ -230,7 +230,7 @@ def _claim_due(limit: int) -> list[int]:
         due = select(WebhookDelivery.id).where(WebhookDelivery.status == "pending",
                                                WebhookDelivery.next_attempt_at <= now).order_by(
             WebhookDelivery.next_attempt_at).limit(limit)
-        if session.get_bind().dialect.name == "postgresql":
+        if is_postgres(session):
             due = due.with_for_update(skip_locked=True)
         ids = list(session.scalars(due))
         if ids:

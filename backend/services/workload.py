@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from ..db import read_session
+from ..db import is_postgres, read_session
 from ..errors import ValidationError
 from ..models import AgreementReport, Assignment, Project, WorkerQuality
 from . import fair_pay, ledger
@@ -29,7 +29,7 @@ CSV_COLUMNS = ("worker_id", "project_id", "day", "claimed", "submitted", "approv
 
 
 def _day(session: Session, column):
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgres(session):
         return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
     return func.strftime("%Y-%m-%d", column)
 
