@@ -56,10 +56,14 @@ def generic(project, fmt, include, batch_ids=None):
 
 @pytest.mark.parametrize("ranges", [1, 2])
 @pytest.mark.parametrize("include", [None, ["consensus"]])
-def test_export_job_jsonl_equals_the_generic_writer(answered, manager, tmp_path, monkeypatch, ranges, include):
+@pytest.mark.parametrize("tasks_per_row", [1, 3, 256])
+def test_export_job_jsonl_equals_the_generic_writer(answered, manager, tmp_path, monkeypatch, ranges, include,
+                                                     tasks_per_row):
     # Two ranges: each copied by its own connection (in the same snapshot), then joined in task order.
+    # Each COPY row carries the lines of a span of task ids; the control task's span holds none.
     monkeypatch.setattr(exports, "JSONL_STREAMS", ranges)
     monkeypatch.setattr(exports, "JSONL_MIN_RANGE", 1)
+    monkeypatch.setattr(exports, "JSONL_TASKS_PER_ROW", tasks_per_row)
     result, path = run(answered, manager, tmp_path, "jsonl", include)
     produced = [json.loads(line) for line in path.read_text().splitlines()]
     expected = [json.loads(line) for line in
