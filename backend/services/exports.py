@@ -24,7 +24,7 @@ from typing import Any, BinaryIO
 
 import orjson
 import psycopg
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, func, select, text
 
 from ..db import get_engine, is_postgres, read_session, unit_of_work
 from ..errors import ConcordError, Conflict, ValidationError
@@ -265,6 +265,21 @@ def _batch_sizes(session_or_conn, project_id: int, batch_ids: list[int] | None) 
     return session_or_conn.execute(stmt.order_by(Batch.id)).all()
 
 
+def _id_bounds(conn: Connection, project_id: int, batch_ids: list[int] | None) -> tuple[int, int]:
+    """(low, high) such that every exported task has low < id <= high; (0, 0) when there is none.
+
+    Read through the batches' tasks (one pass over the export's own tasks, by batch): the table's
+    own first and last ids would bound an old or small project by every other project's tasks.
+    """
+    batches = select(Batch.id).where(Batch.project_id == project_id)
+    if batch_ids:
+        batches = batches.where(Batch.id.in_(batch_ids))
+    # id + 0: on a bare min(id) and max(id) PostgreSQL walks the primary key from either end instead.
+    low, high = conn.execute(select(func.min(Task.id + 0), func.max(Task.id + 0))
+                             .where(Task.batch_id.in_(batches))).one()
+    return (low - 1, high) if low is not None else (0, 0)
+
+
 def _range_cuts(conn: Connection, project_id: int, batch_ids: list[int] | None) -> list[int]:
     """Task ids that cut an export into ``JSONL_STREAMS`` ranges of about as many tasks each.
 
@@ -299,9 +314,8 @@ def _jsonl_from_postgres(project_id: int, *, batch_ids: list[int] | None, includ
     """
     with _snapshot_connection() as conn:
         snapshot = conn.scalar(text("SELECT pg_export_snapshot()"))
-        cuts = _range_cuts(conn, project_id, batch_ids)
-        # The table's last id bounds the last range (from the primary key, at once).
-        bounds = [0, *cuts, conn.scalar(text("SELECT max(id) FROM tasks")) or 0]
+        low, high = _id_bounds(conn, project_id, batch_ids)
+        bounds = [low, *(cut for cut in _range_cuts(conn, project_id, batch_ids) if low < cut < high), high]
         names = _worker_names(conn, project_id, salt)
         sql = _jsonl_sql(include=include, batch_ids=batch_ids)
         params = [{"p": project_id, "names": names, "batch_ids": batch_ids, "lo": lo, "hi": hi}
@@ -351,8 +365,9 @@ def _serialized_rows_from_postgres(project_id: int, *, batch_ids: list[int] | No
     fragment = orjson.Fragment
     with get_engine().connect() as conn, conn.begin():
         _export_settings(conn)
+        low, high = _id_bounds(conn, project_id, batch_ids)
         params = {"p": project_id, "names": _worker_names(conn, project_id, salt), "batch_ids": batch_ids,
-                  "lo": 0, "hi": conn.scalar(text("SELECT max(id) FROM tasks")) or 0}
+                  "lo": low, "hi": high}
         # Rows arrive in chunks while PostgreSQL goes on computing the next ones (libpq 17's chunked mode).
         size = CHUNK if psycopg.pq.version() >= 170000 else 1
         stream = conn.connection.driver_connection.cursor().stream(sql, params, size=size)

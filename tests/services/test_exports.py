@@ -127,3 +127,20 @@ def test_answer_time_is_utc_whatever_the_zone():
     paris = timezone(timedelta(hours=1))
     assert exports.answer_time(datetime(2026, 3, 1, 11, 0, 0, 10, tzinfo=paris)) == "2026-03-01T10:00:00.00001+00:00"
     assert exports.answer_time(datetime(2026, 3, 1, 10, 0, 0)) == "2026-03-01T10:00:00+00:00"
+
+
+def test_an_export_reads_only_its_own_projects_span_of_task_ids(project_factory, manager, tmp_path, monkeypatch):
+    # An older, smaller project amid a later one's tasks: its export spans its own ids, not the table's.
+    monkeypatch.setattr(exports, "JSONL_TASKS_PER_ROW", 2)
+    older, later = project_factory(batch_size=2), project_factory(batch_size=2)
+    for project, n in ((older, 3), (later, 5), (older, 2)):
+        datasets.import_items(principal=principal_of(manager), project_id=project.id,
+                              items=[{"text": f"p{project.id} t{i}"} for i in range(n)])
+    with db.get_engine().connect() as conn:
+        ids, later_ids = ([*conn.execute(text("SELECT id FROM tasks WHERE project_id = :p ORDER BY id"),
+                                         {"p": project.id}).scalars()] for project in (older, later))
+        assert exports._id_bounds(conn, older.id, None) == (ids[0] - 1, ids[-1])
+        assert exports._id_bounds(conn, later.id, None) == (later_ids[0] - 1, later_ids[-1]) and later_ids[-1] < ids[-1]
+        assert exports._id_bounds(conn, project_factory().id, None) == (0, 0)
+    result, path = run(older, manager, tmp_path, "jsonl")
+    assert result["tasks"] == 5 and [json.loads(line)["task_id"] for line in path.read_text().splitlines()] == ids
