@@ -16,6 +16,7 @@ const ROUTES = [
   [/^\/manage$/, () => import("./manager.js").then((m) => m.dashboardPage), "Projects"],
   [/^\/manage\/new$/, () => import("./manager.js").then((m) => m.projectFormPage), "New project"],
   [/^\/manage\/payouts$/, () => import("./money.js").then((m) => m.payoutsPage), "Payouts"],
+  [/^\/manage\/integrations$/, () => import("./integrations.js").then((m) => m.integrationsPage), "Integrations"],
   [/^\/manage\/(\d+)(?:\/([a-z-]+))?$/, () => import("./manager.js").then((m) => m.projectPage), "Project"],
 ];
 
@@ -43,7 +44,8 @@ function renderChrome(path) {
   const links = [];
   if (session.me) {
     if (canWork()) links.push(["#/projects", "Work"], ["#/stats", "My stats"]);
-    if (isManager()) links.push(["#/manage", "Projects"], ["#/manage/new", "New project"], ["#/manage/payouts", "Payouts"]);
+    if (isManager()) links.push(["#/manage", "Projects"], ["#/manage/new", "New project"], ["#/manage/payouts", "Payouts"],
+      ["#/manage/integrations", "Integrations"]);
   }
   fill(nav, ...links.map(([href, text]) => h("a", {
     href, "aria-current": `#${path}` === href || (href !== "#/manage" && `#${path}`.startsWith(`${href}/`)) ? "page" : null,
