@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 from sqlalchemy import text
 
 from backend import db
+from tests.conftest import principal_of
 
 CSV = "external_id,text\n" + "".join(f"r{i},Review number {i} of a film\n" for i in range(1, 7))
 
@@ -211,3 +212,37 @@ def test_manager_pays_a_bonus_once_from_the_workers_tab(page, login, manager, la
     expect(form.get_by_text(paid)).to_be_visible()
     earnings = worker.get("/api/v1/me/earnings").json
     assert [(e["kind"], e["amount"]) for e in earnings["entries"] if e["kind"] == "bonus"] == [("bonus", 150)]
+
+
+def test_manager_reviews_in_bulk_by_worker_then_the_rest(page, login, manager, labeling_project, user_factory, login_as,
+                                                         api_key):
+    project = labeling_project("single_choice", [{"external_id": f"t{i}", "text": f"Review {i}"} for i in range(3)],
+                               labels=["pos", "neg"], overlap=2, reward={"amount": 5, "currency": "EUR"})
+    careless, careful = user_factory("annotator"), user_factory("annotator")
+    assert label_all(login_as, careless, project.id, lambda _task: "neg") == 3
+    assert label_all(login_as, careful, project.id, lambda _task: "pos") == 3
+    login(page, manager, "/manage")
+    page.get_by_role("link", name=project.name).click()
+    page.get_by_role("link", name="Review").click()
+    expect(page.locator("#review-queue caption")).to_have_text("6 answers pending review")
+    form = page.locator("#bulk-review")
+    careless_id, careful_id = (principal_of(who).worker_id for who in (careless, careful))
+    form.get_by_label("Worker", exact=True).select_option(label=f"#{careless_id}")
+    form.get_by_label("Decision").select_option("reject")
+    form.get_by_role("button", name="Apply to matching pending answers").click()
+    page.get_by_role("dialog").get_by_role("button", name="Reject").click()
+    expect(form.locator('.field[data-field="reason"] .field-error')).to_be_visible()  # a rejection needs a reason
+    form.get_by_label("Reason (for a rejection; the workers read it)").fill("Every answer was the same.")
+    form.get_by_role("button", name="Apply to matching pending answers").click()
+    page.get_by_role("dialog").get_by_role("button", name="Reject").click()
+    expect(page.locator("#review-status")).to_contain_text("3 answer(s) rejected.")
+    expect(page.locator("#review-queue caption")).to_have_text("3 answers pending review")
+    page.locator("#bulk-review").get_by_role("button", name="Apply to matching pending answers").click()
+    page.get_by_role("dialog").get_by_role("button", name="Approve").click()
+    expect(page.locator("#review-status")).to_contain_text("3 answer(s) approved.")
+    expect(page.locator("#review-queue")).to_contain_text("Nothing waits for review.")
+    books = api_key(user=manager)
+    careful_balances, careless_balances = (books.get(f"/api/v1/workers/{worker}/earnings").json["balances"]
+                                           for worker in (careful_id, careless_id))
+    assert [(b["currency"], b["balance"]) for b in careful_balances] == [("EUR", 15)]
+    assert all(b["balance"] == 0 for b in careless_balances)

@@ -38,3 +38,19 @@ export function showFieldErrors(form, error, status) {
     : "Please correct the highlighted fields."));
   first?.focus();
 }
+
+// A modal choice among buttons; resolves to the chosen value, or null when cancelled.
+export function ask(title, text, options) {
+  return new Promise((resolve) => {
+    const dialog = h("dialog", { "aria-labelledby": "ask-title" },
+      h("form", { method: "dialog" }, h("h2", { id: "ask-title", style: "margin-top:0" }, title), h("p", {}, text),
+        h("div", { class: "actions" }, options.map(([value, label], i) => h("button", { value, class: i ? null : "primary" }, label)),
+          h("button", { value: "" }, "Cancel"))));
+    dialog.addEventListener("close", () => {
+      dialog.remove();
+      resolve(dialog.returnValue || null);
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+  });
+}

@@ -1,6 +1,6 @@
 // The organization's integrations: API keys (personal tokens and vendors' organization keys) and webhooks.
 import { ApiError, all, get, idempotencyKey, patch, request } from "./api.js";
-import { clearFieldErrors, showFieldErrors } from "./forms.js";
+import { ask, clearFieldErrors, showFieldErrors } from "./forms.js";
 import { fill, h, notice, table } from "./format.js";
 
 const when = (iso) => (iso ? new Date(iso).toLocaleString() : "—");
@@ -25,22 +25,6 @@ function secretNotice(what, secret) {
   });
   return h("div", { class: "notice ok", role: "status" },
     h("p", {}, `${what} Copy it now: it is not shown again.`), h("p", { class: "secret-line" }, code, " ", copy));
-}
-
-// A modal choice among buttons; resolves to the chosen value, or null when cancelled.
-function ask(title, text, options) {
-  return new Promise((resolve) => {
-    const dialog = h("dialog", { "aria-labelledby": "ask-title" },
-      h("form", { method: "dialog" }, h("h2", { id: "ask-title", style: "margin-top:0" }, title), h("p", {}, text),
-        h("div", { class: "actions" }, options.map(([value, label], i) => h("button", { value, class: i ? null : "primary" }, label)),
-          h("button", { value: "" }, "Cancel"))));
-    dialog.addEventListener("close", () => {
-      dialog.remove();
-      resolve(dialog.returnValue || null);
-    });
-    document.body.append(dialog);
-    dialog.showModal();
-  });
 }
 
 // A click handler that runs an API action, shows its failure in ``status`` and then redraws.

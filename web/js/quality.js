@@ -2,7 +2,7 @@
 import { ApiError, all, get, idempotencyKey, post, request } from "./api.js";
 import { announce, onLeave } from "./app.js";
 import { barChart, heatTable, lineChart } from "./charts.js";
-import { clearFieldErrors, showFieldErrors } from "./forms.js";
+import { ask, clearFieldErrors, showFieldErrors } from "./forms.js";
 import { fill, h, money, notice, num, pct, table, toMinor } from "./format.js";
 
 const alphaOf = (x) => x?.alpha?.value ?? x?.mean_task_agreement ?? null;
@@ -153,10 +153,53 @@ function askReason(title = "Reject this answer", action = "Reject") {
   });
 }
 
-export async function reviewsTab(body, project) {
-  const items = await all(`/projects/${project.id}/reviews?review_status=pending`, 500);
+// Every pending answer that matches the filters, approved or rejected by the server in one request (one
+// Idempotency-Key per form, so a repeated click pays once); the queue is then read again.
+function bulkReviewForm(project, batches, items, done) {
+  const status = h("div", { "aria-live": "polite" });
+  let key = idempotencyKey();
+  const workers = new Map(items.map((i) => [i.worker_id, i.worker_external_id || `#${i.worker_id}`]));
+  const select = (label, name, options) => h("div", { class: "field", dataset: { field: name } },
+    h("label", { for: `bulk-${name}` }, label),
+    h("select", { id: `bulk-${name}`, name }, options.map(([value, text]) => h("option", { value }, text))));
+  const form = h("form", { class: "card", id: "bulk-review", novalidate: true }, h("h2", {}, "Review in bulk"),
+    h("div", { class: "form-grid" },
+      select("Batch", "batch_id", [["", "every batch"], ...batches.map((b) => [String(b.id), `batch ${b.number}`])]),
+      select("Worker", "worker_id", [["", "every worker"], ...[...workers].map(([id, name]) => [String(id), name])]),
+      select("Answers to", "gold", [["", "all tasks"], ["false", "regular tasks only"], ["true", "control tasks only"]]),
+      select("Decision", "action", [["approve", "Approve"], ["reject", "Reject"]]),
+      h("div", { class: "field", dataset: { field: "reason" } }, h("label", { for: "bulk-reason" }, "Reason (for a rejection; the workers read it)"),
+        h("input", { id: "bulk-reason", name: "reason", maxlength: "500" }))),
+    status, h("button", { class: "primary", type: "submit" }, "Apply to matching pending answers"));
+  form.addEventListener("input", () => { key = idempotencyKey(); });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearFieldErrors(form);
+    const option = (name) => form[name].selectedOptions[0].textContent;
+    const filters = { batch_id: form.batch_id.value ? Number(form.batch_id.value) : null,
+      worker_id: form.worker_id.value ? Number(form.worker_id.value) : null,
+      gold: form.gold.value === "" ? null : form.gold.value === "true" };
+    const verb = form.action.value === "approve" ? "Approve" : "Reject";
+    const scope = `${option("batch_id")}, ${option("worker_id")}, ${option("gold")}`;
+    if (await ask(`${verb} in bulk`, `${verb} every pending answer of ${scope}?`, [["yes", verb]]) === null) return;
+    try {
+      const { body } = await request("POST", `/projects/${project.id}/reviews`,
+        { action: form.action.value, reason: form.reason.value || null, ...filters }, { "Idempotency-Key": key });
+      const decided = form.action.value === "approve" ? "approved" : "rejected";
+      await done(`${body[decided]} answer(s) ${decided}.`);
+    } catch (error) {
+      if (error instanceof ApiError) showFieldErrors(form, error, status);
+      else fill(status, notice("error", error.message));
+    }
+  });
+  return form;
+}
+
+export async function reviewsTab(body, project, message = null) {
+  const [items, batches] = await Promise.all([all(`/projects/${project.id}/reviews?review_status=pending`, 500),
+    all(`/projects/${project.id}/batches`)]);
   let index = 0;
-  const status = h("div", { id: "review-status", "aria-live": "polite" });
+  const status = h("div", { id: "review-status", "aria-live": "polite" }, message ? notice("ok", message) : null);
   const tbody = h("tbody");
   const caption = h("caption");
   const render = () => {
@@ -205,7 +248,11 @@ export async function reviewsTab(body, project) {
   fill(body, h("p", {}, "Keys: ", h("kbd", {}, "A"), " approve, ", h("kbd", {}, "R"), " reject (with a reason), ",
     h("kbd", {}, "J"), "/", h("kbd", {}, "K"), " next/previous."), status,
   h("div", { class: "table-wrap" }, h("table", { id: "review-queue" }, caption,
-    h("thead", {}, h("tr", {}, ["Task", "Data", "Answer", "Worker", "Reward", ""].map((x) => h("th", { scope: "col" }, x)))), tbody)));
+    h("thead", {}, h("tr", {}, ["Task", "Data", "Answer", "Worker", "Reward", ""].map((x) => h("th", { scope: "col" }, x)))), tbody)),
+  items.length ? bulkReviewForm(project, batches, items, (result) => {
+    document.removeEventListener("keydown", onKey);  // the tab is drawn again, with its own
+    return reviewsTab(body, project, result);
+  }) : null);
 }
 
 export async function flaggedTab(body, project) {
