@@ -14,7 +14,7 @@ Needs crowd-kit in the venv (`.venv/bin/pip install crowd-kit`); it is a benchma
    and gold, for our majority_vote, dawid_skene and one_coin_dawid_skene and crowd-kit's
    MajorityVote, DawidSkene and OneCoinDawidSkene at their defaults (n_iter=100, tol=1e-5), all on
    the same integer-coded input, beside the reference figures published with the data. Then both
-   Dawid-Skenes again for a fixed 100 iterations with no stop test (ours unsmoothed), which shows
+   Dawid-Skenes again for 100 iterations without a tolerance (ours unsmoothed), which shows
    whether a difference comes from the model or from where each run stopped.
 """
 
@@ -248,8 +248,9 @@ def real_section(data: Path) -> None:
         fixed_ck = run_crowdkit("ds", frame, n_tasks, n_iter=FIXED_ITER, tol=-np.inf)[0]
         same_model.append((folder.name, accuracy(fixed_ours), accuracy(fixed_ck), int((fixed_ours != fixed_ck).sum())))
     print(f"  ours DS >= crowd-kit DS on {wins} of {len(folders)} sets")
-    print(f"\n  The same model run {FIXED_ITER} iterations with no stop test (ours: smoothing=0, tol=0; crowd-kit:")
-    print(f"  n_iter={FIXED_ITER}, tol=-inf): where the two differ above, it is where each stopped.")
+    print(f"\n  The same model run {FIXED_ITER} iterations without a tolerance (ours: smoothing=0, tol=0, which")
+    print(f"  stops only at an exact fixed point; crowd-kit: n_iter={FIXED_ITER}, tol=-inf): where the two differ")
+    print("  above, it is where each stopped.")
     print(f"  {'set':<10} {'ours':>7} {'ck':>7} {'tasks labelled differently':>27}")
     for name, ours_acc, ck_acc, differ in same_model:
         print(f"  {name:<10} {ours_acc:>7.4f} {ck_acc:>7.4f} {differ:>27}")

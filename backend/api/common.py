@@ -68,14 +68,17 @@ def replay_headers(replayed: bool) -> dict[str, str]:
     return {REPLAYED_HEADER: "true"} if replayed else {}
 
 
-def idempotent(view):
+def idempotent(view=None, *, withhold: tuple[str, ...] = ()):
     """Replay the first response to a request repeated with the same Idempotency-Key.
 
     For endpoints whose work spans several transactions (imports, queued jobs, tokens): the key
     is held while the request runs, the response (status and JSON body) is stored when it ends
     below 500, and a failed request frees the key. Money endpoints do better, inside their own
-    transaction (see services/idempotency.py).
+    transaction (see services/idempotency.py). ``withhold`` names fields of the response that are
+    never stored (secrets shown once): a replay leaves them out.
     """
+    if view is None:
+        return functools.partial(idempotent, withhold=withhold)
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
@@ -104,7 +107,10 @@ def idempotent(view):
         if response.status_code >= 500 or not response.is_json:
             idempotency.abandon(key)
         else:
-            idempotency.finish(key, {"status": response.status_code, "body": response.get_json()})
+            body = response.get_json()
+            if withhold and isinstance(body, dict):
+                body = {name: value for name, value in body.items() if name not in withhold}
+            idempotency.finish(key, {"status": response.status_code, "body": body})
         return response
 
     return wrapper

@@ -27,14 +27,16 @@ def _token_limit() -> str:
 
 @bp.post("/tokens")
 @limiter.limit(_token_limit)
-@idempotent
+@idempotent(withhold=("secret",))
 @auth_required()
 @bp.arguments(TokenCreateSchema)
 @bp.response(201, TokenCreatedSchema)
 @bp.doc(security=security(None), parameters=[IDEMPOTENCY_PARAM])
 @errors(bp, 401, 403, 422)
 def create_token(body):
-    """Create a personal token, or (managers) an organization key. The secret is in this response only."""
+    """Create a personal token, or (managers) an organization key. The secret is in this response only: a
+    replay of the request (same Idempotency-Key) answers without it, since secrets are stored hashed only;
+    rotate the token to get a new one."""
     token, secret = accounts.issue_token(principal=current_principal(), name=body["name"],
                                          organization=body["organization"], scopes=body["scopes"],
                                          expires_at=body["expires_at"])

@@ -198,7 +198,8 @@ JSONL_TASKS_PER_ROW = 256
 _JSONL_COPY = """
 COPY (
   SELECT lines.n, convert_to(lines.body, 'UTF8')
-  FROM (SELECT g AS lo, LEAST(g + {step}, %(hi)s) AS hi FROM generate_series(%(lo)s, %(hi)s - 1, {step}) g) r,
+  FROM (SELECT g AS lo, LEAST(g + {step}, %(hi)s::bigint) AS hi
+        FROM generate_series(%(lo)s::bigint, %(hi)s::bigint - 1, {step}) g) r,
   LATERAL (SELECT count(*) AS n, string_agg(line, E'\\n' ORDER BY id) AS body FROM ({lines}) l) lines
   WHERE lines.n > 0
 ) TO STDOUT (FORMAT binary)"""

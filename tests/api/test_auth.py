@@ -101,6 +101,23 @@ def test_personal_token_is_shown_once_stored_hashed_and_revocable(login_as, user
     assert client.get("/api/v1/me", headers=bearer).status_code == 401
 
 
+def test_a_replayed_token_creation_answers_without_the_secret_and_stores_none(login_as, user_factory):
+    # The secret exists in the first response only: the idempotency record keeps the rest.
+    session = login_as(user_factory("manager"))
+    key = {"Idempotency-Key": "token-once"}
+    created = session.post("/api/v1/tokens", json={"name": "ci"}, headers=key)
+    replayed = session.post("/api/v1/tokens", json={"name": "ci"}, headers=key)
+    assert created.status_code == replayed.status_code == 201 and replayed.headers["Idempotent-Replayed"] == "true"
+    assert replayed.json["id"] == created.json["id"] and "secret" not in replayed.json
+    assert len(session.get("/api/v1/tokens").json["items"]) == 1
+    from backend.db import read_session
+    from backend.models import IdempotencyKey
+
+    with read_session() as s:
+        (record,) = s.query(IdempotencyKey).all()
+    assert record.result["body"]["id"] == created.json["id"] and created.json["secret"] not in str(record.result)
+
+
 def test_a_token_cannot_grant_more_than_its_role(login_as, user_factory):
     annotator = login_as(user_factory("annotator"))
     response = annotator.post("/api/v1/tokens", json={"name": "x", "scopes": ["projects:write"]})

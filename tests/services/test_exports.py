@@ -20,8 +20,8 @@ PROJECT = {"id": 1, "name": "p", "task_type": "single_choice", "labels": ["pos",
 
 @pytest.fixture
 def answered(project_factory, manager, user_factory):
-    """Seven tasks (and a gold one) answered by two workers, with consensus."""
-    project = project_factory(overlap=2, consensus_method="majority")
+    """Seven tasks (and a gold one) in three batches, answered by two workers, with consensus."""
+    project = project_factory(overlap=2, consensus_method="majority", batch_size=3)
     datasets.import_items(principal=principal_of(manager), project_id=project.id,
                           items=[{"external_id": f"e{i}", "data": {"text": f"t{i} \\ \"q\" é"}} for i in range(7)]
                           + [{"text": "control", "gold": {"choice": "pos"}}])
@@ -64,7 +64,12 @@ def test_export_job_jsonl_equals_the_generic_writer(answered, manager, tmp_path,
     monkeypatch.setattr(exports, "JSONL_STREAMS", ranges)
     monkeypatch.setattr(exports, "JSONL_MIN_RANGE", 1)
     monkeypatch.setattr(exports, "JSONL_TASKS_PER_ROW", tasks_per_row)
+    copied, copy_range = [], exports._copy_range
+    monkeypatch.setattr(exports, "_copy_range", lambda conn, sql, params, *rest: (
+        copied.append((params["lo"], params["hi"])), copy_range(conn, sql, params, *rest))[1])
     result, path = run(answered, manager, tmp_path, "jsonl", include)
+    if db.is_postgres():  # the ranges are the PostgreSQL path's; they meet end to end
+        assert len(copied) == ranges and all(a[1] == b[0] for a, b in zip(copied, copied[1:], strict=False))
     produced = [json.loads(line) for line in path.read_text().splitlines()]
     expected = [json.loads(line) for line in
                 generic(answered, "jsonl", include or list(exports.INCLUDES)).getvalue().decode().splitlines()]
@@ -144,3 +149,32 @@ def test_an_export_reads_only_its_own_projects_span_of_task_ids(project_factory,
         assert exports._id_bounds(conn, project_factory().id, None) == (0, 0)
     result, path = run(older, manager, tmp_path, "jsonl")
     assert result["tasks"] == 5 and [json.loads(line)["task_id"] for line in path.read_text().splitlines()] == ids
+
+
+def test_an_export_that_breaks_midway_fails_whole_and_leaves_no_file(answered, manager, tmp_path, monkeypatch):
+    # On PostgreSQL the second of two ranges breaks while the first is written; elsewhere the writer breaks.
+    monkeypatch.setattr(exports, "JSONL_MIN_RANGE", 1)
+    copy_range, write_export = exports._copy_range, exports.write_export
+
+    def second_range_breaks(conn, sql, params, out, counted, slot, *rest):
+        if slot == 1:
+            raise RuntimeError("connection lost")
+        return copy_range(conn, sql, params, out, counted, slot, *rest)
+
+    def writer_breaks(fmt, rows, out, *args, **kwargs):
+        def breaking():
+            for n, row in enumerate(rows):
+                if n == 3:
+                    raise RuntimeError("connection lost")
+                yield row
+
+        return write_export(fmt, breaking(), out, *args, **kwargs)
+
+    monkeypatch.setattr(exports, "_copy_range", second_range_breaks)
+    monkeypatch.setattr(exports, "write_export", writer_breaks)
+    export = exports.create_export(principal=principal_of(manager), project_id=answered.id, fmt="jsonl",
+                                   batch_ids=None, include=None, job_id="00000000-0000-7000-8000-000000000001")
+    with pytest.raises(RuntimeError, match="connection lost"):
+        exports.run_export(export_id=export.id, directory=tmp_path, salt="s", ttl_hours=1)
+    assert exports.get_export(principal=principal_of(manager), export_id=export.id).status == "failed"
+    assert list(tmp_path.iterdir()) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 from playwright.sync_api import expect
 from sqlalchemy import text
@@ -219,14 +220,22 @@ def test_manager_reviews_in_bulk_by_worker_then_the_rest(page, login, manager, l
     project = labeling_project("single_choice", [{"external_id": f"t{i}", "text": f"Review {i}"} for i in range(3)],
                                labels=["pos", "neg"], overlap=2, reward={"amount": 5, "currency": "EUR"})
     careless, careful = user_factory("annotator"), user_factory("annotator")
+    careless_id, careful_id = (principal_of(who).worker_id for who in (careless, careful))
     assert label_all(login_as, careless, project.id, lambda _task: "neg") == 3
-    assert label_all(login_as, careful, project.id, lambda _task: "pos") == 3
+    careful_api = login_as(careful)
+
+    def careful_answers_one() -> None:
+        lease = careful_api.post(f"/api/v1/projects/{project.id}/assignments", json={}).json
+        assert careful_api.post(f"/api/v1/assignments/{lease['id']}/submit",
+                                json={"answer": {"choice": "pos"}}).status_code == 200
+
+    careful_answers_one()
+    careful_answers_one()
     login(page, manager, "/manage")
     page.get_by_role("link", name=project.name).click()
     page.get_by_role("link", name="Review").click()
-    expect(page.locator("#review-queue caption")).to_have_text("6 answers pending review")
+    expect(page.locator("#review-queue caption")).to_have_text("5 answers pending review")
     form = page.locator("#bulk-review")
-    careless_id, careful_id = (principal_of(who).worker_id for who in (careless, careful))
     form.get_by_label("Worker", exact=True).select_option(label=f"#{careless_id}")
     form.get_by_label("Decision").select_option("reject")
     form.get_by_role("button", name="Apply to matching pending answers").click()
@@ -236,13 +245,15 @@ def test_manager_reviews_in_bulk_by_worker_then_the_rest(page, login, manager, l
     form.get_by_role("button", name="Apply to matching pending answers").click()
     page.get_by_role("dialog").get_by_role("button", name="Reject").click()
     expect(page.locator("#review-status")).to_contain_text("3 answer(s) rejected.")
-    expect(page.locator("#review-queue caption")).to_have_text("3 answers pending review")
+    expect(page.locator("#review-queue caption")).to_have_text("2 answers pending review")
+    time.sleep(1.1)  # past the second in which the queue was read
+    careful_answers_one()  # comes in while the manager looks at the queue: not covered by what they decide
     page.locator("#bulk-review").get_by_role("button", name="Apply to matching pending answers").click()
     page.get_by_role("dialog").get_by_role("button", name="Approve").click()
-    expect(page.locator("#review-status")).to_contain_text("3 answer(s) approved.")
-    expect(page.locator("#review-queue")).to_contain_text("Nothing waits for review.")
+    expect(page.locator("#review-status")).to_contain_text("2 answer(s) approved.")
+    expect(page.locator("#review-queue caption")).to_have_text("1 answers pending review")
     books = api_key(user=manager)
     careful_balances, careless_balances = (books.get(f"/api/v1/workers/{worker}/earnings").json["balances"]
                                            for worker in (careful_id, careless_id))
-    assert [(b["currency"], b["balance"]) for b in careful_balances] == [("EUR", 15)]
-    assert all(b["balance"] == 0 for b in careless_balances)
+    assert [(b["currency"], b["balance"], b["pending"]) for b in careful_balances] == [("EUR", 10, 5)]
+    assert [b["balance"] for b in careless_balances] in ([], [0])

@@ -39,18 +39,21 @@ export function showFieldErrors(form, error, status) {
   first?.focus();
 }
 
-// A modal choice among buttons; resolves to the chosen value, or null when cancelled.
+// A modal choice among buttons; resolves to the chosen value, or null when cancelled. Cancel has the focus,
+// so that a stray Enter never revokes, deletes or pays.
 export function ask(title, text, options) {
   return new Promise((resolve) => {
-    const dialog = h("dialog", { "aria-labelledby": "ask-title" },
-      h("form", { method: "dialog" }, h("h2", { id: "ask-title", style: "margin-top:0" }, title), h("p", {}, text),
+    const cancel = h("button", { value: "" }, "Cancel");
+    const dialog = h("dialog", { "aria-labelledby": "ask-title", "aria-describedby": "ask-text" },
+      h("form", { method: "dialog" }, h("h2", { id: "ask-title", style: "margin-top:0" }, title), h("p", { id: "ask-text" }, text),
         h("div", { class: "actions" }, options.map(([value, label], i) => h("button", { value, class: i ? null : "primary" }, label)),
-          h("button", { value: "" }, "Cancel"))));
+          cancel)));
     dialog.addEventListener("close", () => {
       dialog.remove();
       resolve(dialog.returnValue || null);
     });
     document.body.append(dialog);
     dialog.showModal();
+    cancel.focus();
   });
 }

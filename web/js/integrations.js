@@ -31,10 +31,10 @@ function secretNotice(what, secret) {
 const act = (status, refresh, work) => async () => {
   try {
     await work();
+    await refresh();
   } catch (error) {
-    fill(status, notice("error", error.message));
+    status.append(notice("error", error.message));
   }
-  await refresh();
 };
 
 function checkboxes(legend, name, values, checked = []) {
@@ -45,21 +45,26 @@ function checkboxes(legend, name, values, checked = []) {
 const ticked = (form, name) => [...form.querySelectorAll(`input[name="${name}"]:checked`)].map((i) => i.value);
 
 // A form posted with one Idempotency-Key until it changes, so a double click creates one key or webhook.
-function createForm(id, title, fields, button, send) {
+// ``send`` returns what to show (a secret, shown before anything else can fail); the list is then read again.
+function createForm(id, title, fields, button, send, refresh) {
   const status = h("div", { "aria-live": "polite" });
+  const submit = h("button", { class: "primary", type: "submit" }, button);
   let key = idempotencyKey();
   const form = h("form", { class: "card", id, novalidate: true }, h("h2", {}, title), h("div", { class: "form-grid" }, fields),
-    status, h("button", { class: "primary", type: "submit" }, button));
+    status, submit);
   form.addEventListener("input", () => { key = idempotencyKey(); });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearFieldErrors(form);
+    submit.disabled = true;
     try {
       fill(status, await send(form, key));
+      await refresh().catch((error) => status.append(notice("error", error.message)));
     } catch (error) {
       if (error instanceof ApiError) showFieldErrors(form, error, status);
       else fill(status, notice("error", error.message));
     }
+    submit.disabled = false;
   });
   return form;
 }
@@ -104,9 +109,10 @@ async function tokensSection(scopes) {
     const expires = f.expires.value ? new Date(`${f.expires.value}T23:59:59`).toISOString() : null;
     const { body } = await request("POST", "/tokens", { name: f.name.value, organization: f.kind.value === "organization",
       scopes: ticked(f, "scopes"), expires_at: expires }, { "Idempotency-Key": key });
-    await refresh();
-    return secretNotice(`Secret of “${body.name}”:`, body.secret);
-  });
+    // A repeated click is answered with the key already made, whose secret the server no longer holds.
+    return body.secret ? secretNotice(`Secret of “${body.name}”:`, body.secret)
+      : notice("info", `“${body.name}” was created by the first click and its secret shown then; rotate it for a new one.`);
+  }, () => refresh());
   await refresh();
   return h("section", { id: "api-keys" }, h("h2", {}, "API keys"),
     h("p", { class: "muted" }, "Send a key as Authorization: Bearer <secret>. Organization keys belong to the organization; with tasks:work a vendor routes its own workers' answers."),
@@ -116,7 +122,12 @@ async function tokensSection(scopes) {
 function deliveriesRow(hook, colspan, status) {
   const cell = h("td", { colspan: String(colspan) });
   const load = async () => {
-    const page = await get(`/webhooks/${hook.id}/deliveries?limit=20`);
+    let page;
+    try {
+      page = await get(`/webhooks/${hook.id}/deliveries?limit=20`);
+    } catch (error) {
+      return fill(cell, notice("error", error.message));
+    }
     fill(cell, page.items.length ? table(["Event", "State", "Attempts", "Last answer", "Created", "Delivered", ""],
       page.items.map((d) => [d.event, d.status, String(d.attempts), d.last_status_code ? String(d.last_status_code) : d.last_error || "—",
         when(d.created_at), when(d.delivered_at), h("button", { type: "button",
@@ -162,9 +173,8 @@ async function webhooksSection(events) {
   ], "Create webhook", async (f, key) => {
     const { body } = await request("POST", "/webhooks", { url: f.url.value, events: ticked(f, "events"),
       description: f.description.value || null }, { "Idempotency-Key": key });
-    await refresh();
     return secretNotice("Signing secret (Concord-Signature: t=…,v1=HMAC-SHA256 of \"t.body\"):", body.secret);
-  });
+  }, () => refresh());
   await refresh();
   return h("section", { id: "webhooks-section" }, h("h2", {}, "Webhooks"), form, status, list);
 }

@@ -155,7 +155,7 @@ function askReason(title = "Reject this answer", action = "Reject") {
 
 // Every pending answer that matches the filters, approved or rejected by the server in one request (one
 // Idempotency-Key per form, so a repeated click pays once); the queue is then read again.
-function bulkReviewForm(project, batches, items, done) {
+function bulkReviewForm(project, batches, items, loadedAt, done) {
   const status = h("div", { "aria-live": "polite" });
   let key = idempotencyKey();
   const workers = new Map(items.map((i) => [i.worker_id, i.worker_external_id || `#${i.worker_id}`]));
@@ -178,15 +178,19 @@ function bulkReviewForm(project, batches, items, done) {
     const option = (name) => form[name].selectedOptions[0].textContent;
     const filters = { batch_id: form.batch_id.value ? Number(form.batch_id.value) : null,
       worker_id: form.worker_id.value ? Number(form.worker_id.value) : null,
-      gold: form.gold.value === "" ? null : form.gold.value === "true" };
+      gold: form.gold.value === "" ? null : form.gold.value === "true", submitted_before: loadedAt.toISOString() };
     const verb = form.action.value === "approve" ? "Approve" : "Reject";
     const scope = `${option("batch_id")}, ${option("worker_id")}, ${option("gold")}`;
-    if (await ask(`${verb} in bulk`, `${verb} every pending answer of ${scope}?`, [["yes", verb]]) === null) return;
+    const until = loadedAt.toLocaleString();
+    if (await ask(`${verb} in bulk`, `${verb} every pending answer of ${scope}, submitted before ${until} (when this page was read)?`,
+      [["yes", verb]]) === null) return;
     try {
       const { body } = await request("POST", `/projects/${project.id}/reviews`,
         { action: form.action.value, reason: form.reason.value || null, ...filters }, { "Idempotency-Key": key });
       const decided = form.action.value === "approve" ? "approved" : "rejected";
-      await done(`${body[decided]} answer(s) ${decided}.`);
+      const result = `${body[decided]} answer(s) ${decided}.`;
+      announce(result);
+      await done(result);
     } catch (error) {
       if (error instanceof ApiError) showFieldErrors(form, error, status);
       else fill(status, notice("error", error.message));
@@ -196,8 +200,13 @@ function bulkReviewForm(project, batches, items, done) {
 }
 
 export async function reviewsTab(body, project, message = null) {
+  // The server's clock when the queue is read: bulk decisions cover the answers submitted before it, not the
+  // ones that come in while the manager looks. Its Date header counts whole seconds: the next one is the bound.
+  const first = await request("GET", `/projects/${project.id}/reviews?review_status=pending&limit=1`);
+  const loadedAt = new Date((Date.parse(first.headers.get("Date")) || Date.now()) + 1000);
   const [items, batches] = await Promise.all([all(`/projects/${project.id}/reviews?review_status=pending`, 500),
     all(`/projects/${project.id}/batches`)]);
+  if (!body.isConnected) return;  // the manager has left the tab meanwhile: no keys, no redraw
   let index = 0;
   const status = h("div", { id: "review-status", "aria-live": "polite" }, message ? notice("ok", message) : null);
   const tbody = h("tbody");
@@ -249,7 +258,7 @@ export async function reviewsTab(body, project, message = null) {
     h("kbd", {}, "J"), "/", h("kbd", {}, "K"), " next/previous."), status,
   h("div", { class: "table-wrap" }, h("table", { id: "review-queue" }, caption,
     h("thead", {}, h("tr", {}, ["Task", "Data", "Answer", "Worker", "Reward", ""].map((x) => h("th", { scope: "col" }, x)))), tbody)),
-  items.length ? bulkReviewForm(project, batches, items, (result) => {
+  items.length ? bulkReviewForm(project, batches, items, loadedAt, (result) => {
     document.removeEventListener("keydown", onKey);  // the tab is drawn again, with its own
     return reviewsTab(body, project, result);
   }) : null);
