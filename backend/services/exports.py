@@ -250,10 +250,20 @@ def _snapshot_connection(snapshot: str | None = None) -> Iterator[Connection]:
         yield conn
 
 
+# The project's workers, one index descent each on (project_id, worker_id, ...) from the last one found: a
+# DISTINCT would read every assignment of the project (0.16 s for 1,000,000; this takes 5 ms for 500 workers).
+_PROJECT_WORKERS = text("""
+WITH RECURSIVE w(id) AS (
+  SELECT min(worker_id) FROM assignments WHERE project_id = :p
+  UNION ALL
+  SELECT (SELECT min(a.worker_id) FROM assignments a WHERE a.project_id = :p AND a.worker_id > w.id)
+  FROM w WHERE w.id IS NOT NULL)
+SELECT id FROM w WHERE id IS NOT NULL""")
+
+
 def _worker_names(conn: Connection, project_id: int, salt: str) -> str:
     """The pseudonym of each worker of the project, as a JSON object for the queries' jsonb parameter."""
-    workers = conn.scalars(text("SELECT DISTINCT worker_id FROM assignments WHERE project_id = :p"),
-                           {"p": project_id}).all()
+    workers = conn.scalars(_PROJECT_WORKERS, {"p": project_id}).all()
     return orjson.dumps({str(w): pseudonym(w, project_id, salt) for w in workers}).decode()
 
 
