@@ -2,8 +2,8 @@
 
     python bench/export.py [--tasks 333334] [--per-task 3] [--repeat 1]
 
-Fills a project with answers straight in SQL and runs consensus (not timed),
-then, in a child process per format so that each peak memory figure is its own,
+Fills a project with answers straight in SQL, runs consensus, vacuums and checkpoints
+(not timed), then, in a child process per format so that each peak memory figure is its own,
 runs the export job's body (``run_export``: rows stream from the database in
 chunks into the format writer) for JSON Lines and for Parquet. Prints tasks/s,
 file size and peak resident memory; with ``--repeat N`` each format runs N
@@ -66,6 +66,11 @@ def fill(url: str, tasks: int, per_task: int) -> tuple[int, list[int]]:
             {"w0": w0, "k": per_task, "p": project.id})
         conn.execute(text("ANALYZE"))
     consensus.run_consensus(project_id=project.id, job_id=new_job_id())
+    # Measure a settled database, as a project's data is by export time: rows vacuumed (hint bits set, pages
+    # all-visible) and the fill's writes flushed, not a checkpoint writing them out during the runs.
+    with db.get_engine().connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM (ANALYZE) tasks, assignments, consensus_results"))
+        conn.execute(text("CHECKPOINT"))
     ids = []
     for fmt in ("jsonl", "parquet"):
         export = exports_create(principal, project.id, fmt)
