@@ -192,9 +192,11 @@ def _json_float(column: str) -> str:
     return f"COALESCE(CASE WHEN {column} IN ('NaN', 'Infinity', '-Infinity') THEN NULL ELSE {column} END::text, 'null')"
 
 
-# Tasks per row of the JSON Lines COPY. One row per task would make PostgreSQL send, and the exporter
-# receive, a protocol message per task: per-message work was a third of the exporter's CPU.
+# Tasks per row of the JSON Lines COPY, at most. One row per task would make PostgreSQL send, and the exporter
+# receive, a protocol message per task: per-message work was a third of the exporter's CPU. Large tasks get
+# fewer to a row, so that a row (held whole on both sides) stays near JSONL_ROW_BYTES whatever their size.
 JSONL_TASKS_PER_ROW = 256
+JSONL_ROW_BYTES = 1 << 20
 _JSONL_COPY = """
 COPY (
   SELECT lines.n, convert_to(lines.body, 'UTF8')
@@ -205,10 +207,27 @@ COPY (
 ) TO STDOUT (FORMAT binary)"""
 
 
-def _jsonl_sql(*, include: list[str], batch_ids: list[int] | None) -> str:
+def _tasks_per_row(conn: Connection, project_id: int, low: int) -> int:
+    """Task ids per COPY row: ``JSONL_TASKS_PER_ROW``, fewer when the first 64 tasks of the export (their
+    data and answers) make a row of that many longer than ``JSONL_ROW_BYTES``."""
+    n, data, last = conn.execute(text(
+        "SELECT count(*), coalesce(sum(octet_length(data::text)), 0), max(id) FROM ("
+        " SELECT id, data FROM tasks WHERE project_id = :p AND id > :lo ORDER BY id LIMIT 64) t"),
+        {"p": project_id, "lo": low}).one()
+    if not n:
+        return JSONL_TASKS_PER_ROW
+    answers = conn.scalar(text(
+        "SELECT coalesce(sum(octet_length(answer::text)), 0) FROM assignments"
+        " WHERE task_id > :lo AND task_id <= :last AND status = 'submitted' AND project_id = :p"),
+        {"p": project_id, "lo": low, "last": last})
+    per_task = (data + answers) / n + 200  # plus the line's own keys, ids, times and pseudonyms
+    return max(1, min(JSONL_TASKS_PER_ROW, int(JSONL_ROW_BYTES // per_task)))
+
+
+def _jsonl_sql(*, include: list[str], batch_ids: list[int] | None, step: int) -> str:
     """COPY of the JSON Lines of one range of tasks: rows of (line count, lines joined by newlines).
 
-    Each row covers ``JSONL_TASKS_PER_ROW`` task ids (fewer lines where ids are missing or belong to
+    Each row covers ``step`` task ids (fewer lines where ids are missing or belong to
     other projects; empty spans send no row). The binary format sends the text as it is: the text and
     CSV formats would scan it for characters to escape or quote, and JSON text holds newlines here.
     """
@@ -220,7 +239,7 @@ def _jsonl_sql(*, include: list[str], batch_ids: list[int] | None) -> str:
         joins=joins, batches="AND t.batch_id = ANY(%(batch_ids)s)" if batch_ids else "")
     # Each span's own bounds replace the range's in the per-task query.
     lines = select.replace("%(lo)s", "r.lo").replace("%(hi)s", "r.hi")
-    return _JSONL_COPY.format(step=int(JSONL_TASKS_PER_ROW), lines=lines)
+    return _JSONL_COPY.format(step=int(step), lines=lines)
 
 
 def _copy_range(conn: Connection, sql: str, params: dict, out: BinaryIO, counted: list[int], slot: int,
@@ -328,7 +347,7 @@ def _jsonl_from_postgres(project_id: int, *, batch_ids: list[int] | None, includ
         low, high = _id_bounds(conn, project_id, batch_ids)
         bounds = [low, *(cut for cut in _range_cuts(conn, project_id, batch_ids) if low < cut < high), high]
         names = _worker_names(conn, project_id, salt)
-        sql = _jsonl_sql(include=include, batch_ids=batch_ids)
+        sql = _jsonl_sql(include=include, batch_ids=batch_ids, step=_tasks_per_row(conn, project_id, low))
         params = [{"p": project_id, "names": names, "batch_ids": batch_ids, "lo": lo, "hi": hi}
                   for lo, hi in zip(bounds, bounds[1:], strict=False)]
         counted, stop = [0] * len(params), threading.Event()

@@ -178,3 +178,22 @@ def test_an_export_that_breaks_midway_fails_whole_and_leaves_no_file(answered, m
         exports.run_export(export_id=export.id, directory=tmp_path, salt="s", ttl_hours=1)
     assert exports.get_export(principal=principal_of(manager), export_id=export.id).status == "failed"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_large_tasks_travel_fewer_to_a_copy_row(project_factory, manager, tmp_path, monkeypatch):
+    # A row of lines is held whole by PostgreSQL and by the exporter: its size stays bounded, not its count.
+    monkeypatch.setattr(exports, "JSONL_MIN_RANGE", 1)
+    small, large = project_factory(batch_size=4), project_factory(batch_size=4)
+    datasets.import_items(principal=principal_of(manager), project_id=small.id, items=[{"text": "short"}] * 9)
+    datasets.import_items(principal=principal_of(manager), project_id=large.id,
+                          items=[{"external_id": f"e{i}", "text": f"{i} " + "long text " * 4_000} for i in range(9)])
+    if db.is_postgres():  # rows of lines are the PostgreSQL path's
+        with db.get_engine().connect() as conn:
+            steps = [exports._tasks_per_row(conn, p.id, exports._id_bounds(conn, p.id, None)[0])
+                     for p in (small, large)]
+        assert steps[0] == exports.JSONL_TASKS_PER_ROW and 20 <= steps[1] <= 30  # 1 MiB / about 40 kB a task
+    monkeypatch.setattr(exports, "JSONL_ROW_BYTES", 100_000)  # two tasks to a row
+    result, path = run(large, manager, tmp_path, "jsonl")
+    expected = generic(large, "jsonl", list(exports.INCLUDES)).getvalue().decode().splitlines()
+    assert result["tasks"] == 9 and [json.loads(line) for line in path.read_text().splitlines()] == [
+        json.loads(line) for line in expected]
