@@ -88,6 +88,27 @@ def create_export(body, project_id: int):
     return make_response(jsonify(ExportAcceptedSchema().dump(accepted)), 202)
 
 
+def _with_progress(export):
+    export.progress = 1.0 if export.status == "ready" else (
+        jobs.backend().live_progress(export.job_id) if export.job_id and export.status in ("queued", "running")
+        else None)
+    return export
+
+
+@bp.get("/projects/<int:project_id>/exports")
+@auth_required("results:read")
+@bp.arguments(PageArgsSchema, location="query")
+@bp.response(200, page_of(ExportSchema))
+@bp.doc(security=security("results:read"))
+@errors(bp, 401, 403, 404, 422)
+def list_exports(args, project_id: int):
+    """The project's exports, newest first: format, status, progress, size and expiry."""
+    page = exports.list_exports(principal=current_principal(), project_id=project_id, **args)
+    for export in page.items:
+        _with_progress(export)
+    return page
+
+
 @bp.get("/exports/<int:export_id>")
 @auth_required("results:read")
 @bp.response(200, ExportSchema)
@@ -95,10 +116,7 @@ def create_export(body, project_id: int):
 @errors(bp, 401, 403, 404)
 def get_export(export_id: int):
     """An export's status and progress."""
-    export = exports.get_export(principal=current_principal(), export_id=export_id)
-    export.progress = 1.0 if export.status == "ready" else (
-        jobs.backend().live_progress(export.job_id) if export.job_id else None)
-    return export
+    return _with_progress(exports.get_export(principal=current_principal(), export_id=export_id))
 
 
 @bp.get("/exports/<int:export_id>/download")

@@ -31,6 +31,7 @@ from ..errors import ConcordError, Conflict, ValidationError
 from ..exports import FORMATS, write_export
 from ..models import Assignment, Batch, ConsensusResult, Event, Export, Project, Task, utcnow
 from .access import Principal, ensure_manage, managed_row
+from .pagination import Page, paginate
 
 CHUNK = 5_000
 INCLUDES = ("answers", "consensus", "agreement")
@@ -461,6 +462,15 @@ def run_export(*, export_id: int, directory: Path, salt: str, ttl_hours: int,
         session.add(Event(kind="export.ready", project_id=done.project_id, created_at=now,
                           payload={"export_id": export_id, "format": done.format, "tasks": written}))
     return {"export_id": export_id, "tasks": written, "size_bytes": final.stat().st_size}
+
+
+def list_exports(*, principal: Principal, project_id: int, limit: int, cursor: str | None) -> Page:
+    """A project's exports, newest first (expired ones too, without their files). Raises NotFound, Forbidden."""
+    principal.require_scope("results:read")
+    with read_session() as session:
+        ensure_manage(principal, session.get(Project, project_id), project_id)
+        return paginate(session, select(Export).where(Export.project_id == project_id), Export.id, limit=limit,
+                        cursor=cursor, newest_first=True)
 
 
 def get_export(*, principal: Principal, export_id: int) -> Export:

@@ -109,6 +109,10 @@ class Exports(Resource):
     def get(self, export_id: int) -> Export:
         return self._http.json("GET", f"/exports/{export_id}")
 
+    def iter(self, project_id: int, *, page_size: int = 100) -> Iterator[Export]:
+        """The project's exports, newest first (expired ones too), a page at a time."""
+        return self._http.iterate(f"/projects/{project_id}/exports", page_size=page_size)
+
     def wait(self, export: Export | int, *, timeout: float = 600, poll_interval: float = 1.0) -> Export:
         """Poll until the export is ready. Raises ExportFailed (failed or expired) or WaitTimeout."""
         export_id = export if isinstance(export, int) else export["id"]

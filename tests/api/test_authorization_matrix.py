@@ -64,6 +64,7 @@ MATRIX = [
     ("POST", "/projects/{project}/datasets", {"items": [{"text": "more"}]}, "401 403 403 ok 404 ok 403 404"),
     ("GET", "/projects/{project}/datasets", None, "401 403 403 ok 404 ok 403 404"),
     ("POST", "/projects/{project}/exports", {"format": "jsonl"}, "401 403 403 ok 404 ok 403 404"),
+    ("GET", "/projects/{project}/exports", None, "401 403 403 ok 404 ok 403 404"),
     ("POST", "/projects/{project}/fair-pay", None, "401 403 403 ok 404 ok 403 404"),
     ("GET", "/projects/{project}/fair-pay", None, "401 403 403 ok 404 ok 403 404"),
     ("POST", "/projects/{project}/fair-pay/confirm", {}, "401 403 403 ok 404 ok 403 404"),

@@ -165,6 +165,21 @@ def test_export_rules_expiry_and_tenancy(project_factory, fill, mgr, run_jobs, l
     assert mgr.get(f"/api/v1/exports/{export_id}").json["status"] == "expired"
 
 
+def test_a_projects_exports_are_listed_newest_first_with_their_state(project_factory, fill, mgr, run_jobs):
+    project, other = project_factory(), project_factory()
+    fill(project, [{"text": "x"}])
+    made = [mgr.post(f"/api/v1/projects/{project.id}/exports", json={"format": fmt}).json["export"]["id"]
+            for fmt in ("jsonl", "csv", "parquet")]
+    run_jobs()
+    first = mgr.get(f"/api/v1/projects/{project.id}/exports?limit=2").json
+    rest = mgr.get(f"/api/v1/projects/{project.id}/exports?limit=2&cursor={first['next_cursor']}").json
+    listed = first["items"] + rest["items"]
+    assert [e["id"] for e in listed] == made[::-1] and rest["next_cursor"] is None
+    assert all(e["status"] == "ready" and e["progress"] == 1.0 and e["tasks"] == 1 and e["expires_at"] for e in listed)
+    assert [e["format"] for e in listed] == ["parquet", "csv", "jsonl"]
+    assert mgr.get(f"/api/v1/projects/{other.id}/exports").json == {"items": [], "next_cursor": None}
+
+
 def test_bounding_boxes_consensus_and_coco_export(project_factory, fill, crowd, mgr, run_jobs):
     project = project_factory(task_type="bounding_boxes", labels=["car", "person"], overlap=3)
     fill(project, [{"image": "https://img.test/1.jpg", "width": 200, "height": 100}])

@@ -42,6 +42,10 @@ def test_an_export_is_created_waited_for_and_downloaded(requester, vendor, tmp_p
     buffer = io.BytesIO()
     requester.exports.download(ready, buffer)
     assert buffer.getvalue() == target.read_bytes()
+    # Listed with the project's others, newest first.
+    later = requester.exports.wait(requester.exports.create(project["id"], "csv"), timeout=60, poll_interval=0.1)
+    assert [(e["id"], e["status"]) for e in requester.exports.iter(project["id"], page_size=1)] == [
+        (later["id"], "ready"), (ready["id"], "ready")]
 
     csv_path = requester.exports.export(project["id"], "csv", tmp_path / "results.csv", timeout=60,
                                         poll_interval=0.1)

@@ -147,6 +147,12 @@ def test_manager_runs_a_project_from_creation_to_export(page, login, manager, us
         link.click()
     rows = [json.loads(line) for line in download.value.path().read_text().splitlines()]
     assert sorted(row["external_id"] for row in rows) == [f"r{i}" for i in range(1, 7)]
+    # Back later: the export is listed with the project's others, still there to download.
+    page.get_by_role("link", name="Costs").click()
+    page.get_by_role("link", name="Exports").click()
+    expect(page.locator("#exports li")).to_have_count(1)
+    expect(page.locator("#exports li")).to_contain_text("6 tasks")
+    expect(page.get_by_role("link", name="Download jsonl")).to_be_visible()
 
     # Payouts: pay the one approved answer.
     page.get_by_role("link", name="Payouts").click()

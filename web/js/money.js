@@ -66,11 +66,44 @@ async function fairPaySection(project) {
   return section;
 }
 
+// One export in the list: its state, and once ready its download link; a running one is followed until it ends.
+function exportItem(exp, isStopped, status) {
+  const li = h("li", { dataset: { export: String(exp.id) } });
+  const show = (state) => {
+    const title = `${state.format} export #${state.id}`;
+    if (state.status === "ready") {
+      fill(li, h("span", {}, `${title}: ${state.tasks ?? "?"} tasks, ${state.size_bytes ?? "?"} bytes, until ${new Date(state.expires_at).toLocaleString()}`),
+        h("a", { class: "button primary", href: `/api/v1/exports/${state.id}/download`, download: "" }, `Download ${state.format}`));
+    } else if (state.status === "queued" || state.status === "running") {
+      fill(li, h("span", {}, `${title}: ${state.status}`), progressBar(state.progress ?? 0, "Export progress"));
+    } else {
+      fill(li, h("span", {}, `${title}: ${state.status}${state.error?.message ? ` (${state.error.message})` : ""}`));
+    }
+  };
+  const follow = async () => {
+    let state = exp;
+    while (!isStopped() && (state.status === "queued" || state.status === "running")) {
+      await new Promise((r) => setTimeout(r, 400));
+      state = await get(`/exports/${exp.id}`);
+      show(state);
+    }
+    if (state.status === "ready" && state !== exp) fill(status, notice("ok", "The export is ready."));
+  };
+  show(exp);
+  follow().catch((error) => fill(status, notice("error", error.message)));
+  return li;
+}
+
 export async function exportsTab(body, project) {
   const FORMATS = { bounding_boxes: ["coco"], text_spans: ["conll", "spacy"] };
   const formats = ["jsonl", "csv", ...(FORMATS[project.task_type] || []), "label_studio", "parquet"];
   const status = h("div", { id: "export-status", "aria-live": "polite" });
-  const list = h("ul", { class: "plain", id: "exports" });
+  let stopped = false;
+  onLeave(() => { stopped = true; });
+  const isStopped = () => stopped;
+  const earlier = (await get(`/projects/${project.id}/exports?limit=20`)).items;
+  const list = h("ul", { class: "plain", id: "exports" }, earlier.map((exp) => exportItem(exp, isStopped, status)));
+  const empty = earlier.length ? null : notice("info", "No export yet.");
   const form = h("form", { class: "card", id: "export-form" },
     h("div", { class: "form-grid" },
       h("div", { class: "field", dataset: { field: "format" } }, h("label", { for: "f-format" }, "Format"),
@@ -78,36 +111,20 @@ export async function exportsTab(body, project) {
       h("fieldset", {}, h("legend", {}, "Include"), ["answers", "consensus", "agreement"].map((k) => h("label", { class: "check" },
         h("input", { type: "checkbox", name: "include", value: k, checked: true }), k)))),
     status, h("button", { class: "primary", type: "submit" }, "Export"));
-  let stopped = false;
-  onLeave(() => { stopped = true; });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearFieldErrors(form);
     const include = [...form.querySelectorAll("input[name=include]:checked")].map((i) => i.value);
     try {
       const { export: exp } = await post(`/projects/${project.id}/exports`, { format: form.format.value, include });
-      const bar = progressBar(0, "Export progress");
-      const li = h("li", { dataset: { export: String(exp.id) } }, h("span", {}, `${exp.format} export #${exp.id}`), bar);
-      list.prepend(li);
-      let state = exp;
-      while (!stopped && !["ready", "failed", "expired"].includes(state.status)) {
-        await new Promise((r) => setTimeout(r, 400));
-        state = await get(`/exports/${exp.id}`);
-        bar.replaceWith(progressBar(state.progress ?? 0, "Export progress"));
-      }
-      if (state.status === "ready") {
-        fill(li, h("span", {}, `${state.format} export #${state.id}: ${state.tasks ?? "?"} tasks, ${state.size_bytes ?? "?"} bytes`),
-          h("a", { class: "button primary", href: `/api/v1/exports/${state.id}/download`, download: "" }, `Download ${state.format}`));
-        fill(status, notice("ok", "The export is ready."));
-      } else if (!stopped) {
-        fill(li, h("span", {}, `Export #${state.id} ${state.status}: ${state.error?.message || ""}`));
-      }
+      empty?.remove();
+      list.prepend(exportItem(exp, isStopped, status));
     } catch (error) {
       if (error instanceof ApiError) showFieldErrors(form, error, status);
       else fill(status, notice("error", error.message));
     }
   });
-  fill(body, form, h("h2", {}, "Exports made here"), list);
+  fill(body, form, h("h2", {}, "This project's exports"), empty, list);
 }
 
 export async function payoutsPage(view) {
