@@ -1,4 +1,5 @@
 // Put the API's validation messages (error.details.fields) next to the fields they name.
+import { ApiError, idempotencyKey } from "./api.js";
 import { fill, h, notice } from "./format.js";
 
 export function clearFieldErrors(form) {
@@ -37,6 +38,23 @@ export function showFieldErrors(form, error, status) {
   fill(status, notice("error", unplaced.length ? `${error.message} ${unplaced.join("; ")}`
     : "Please correct the highlighted fields."));
   first?.focus();
+}
+
+// Run ``send(key)`` when the form is submitted, with the API's messages put next to the fields. ``key`` is one
+// Idempotency-Key per content of the form: it changes when the form does, so submitting the same again is a retry.
+export function onSubmit(form, status, send) {
+  let key = idempotencyKey();
+  form.addEventListener("input", () => { key = idempotencyKey(); });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearFieldErrors(form);
+    try {
+      await send(key);
+    } catch (error) {
+      if (error instanceof ApiError) showFieldErrors(form, error, status);
+      else fill(status, notice("error", error.message));
+    }
+  });
 }
 
 // A modal choice among buttons; resolves to the chosen value, or null when cancelled. Cancel has the focus,

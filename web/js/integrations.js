@@ -1,6 +1,6 @@
 // The organization's integrations: API keys (personal tokens and vendors' organization keys) and webhooks.
-import { ApiError, all, get, idempotencyKey, patch, request } from "./api.js";
-import { ask, clearFieldErrors, showFieldErrors } from "./forms.js";
+import { all, get, patch, request } from "./api.js";
+import { ask, onSubmit } from "./forms.js";
 import { fill, h, notice, table } from "./format.js";
 
 const when = (iso) => (iso ? new Date(iso).toLocaleString() : "—");
@@ -49,22 +49,16 @@ const ticked = (form, name) => [...form.querySelectorAll(`input[name="${name}"]:
 function createForm(id, title, fields, button, send, refresh) {
   const status = h("div", { "aria-live": "polite" });
   const submit = h("button", { class: "primary", type: "submit" }, button);
-  let key = idempotencyKey();
   const form = h("form", { class: "card", id, novalidate: true }, h("h2", {}, title), h("div", { class: "form-grid" }, fields),
     status, submit);
-  form.addEventListener("input", () => { key = idempotencyKey(); });
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    clearFieldErrors(form);
+  onSubmit(form, status, async (key) => {
     submit.disabled = true;
     try {
       fill(status, await send(form, key));
       await refresh().catch((error) => status.append(notice("error", error.message)));
-    } catch (error) {
-      if (error instanceof ApiError) showFieldErrors(form, error, status);
-      else fill(status, notice("error", error.message));
+    } finally {
+      submit.disabled = false;
     }
-    submit.disabled = false;
   });
   return form;
 }

@@ -1,7 +1,7 @@
 // Money and files: a project's costs, exports, and the organization's payouts.
-import { ApiError, all, get, idempotencyKey, post, request, waitForJob } from "./api.js";
+import { all, get, idempotencyKey, post, request, waitForJob } from "./api.js";
 import { onLeave } from "./app.js";
-import { clearFieldErrors, showFieldErrors } from "./forms.js";
+import { onSubmit } from "./forms.js";
 import { duration, fill, h, money, notice, pct, progressBar, table, toMinor } from "./format.js";
 
 export async function costTab(body, project) {
@@ -111,18 +111,11 @@ export async function exportsTab(body, project) {
       h("fieldset", {}, h("legend", {}, "Include"), ["answers", "consensus", "agreement"].map((k) => h("label", { class: "check" },
         h("input", { type: "checkbox", name: "include", value: k, checked: true }), k)))),
     status, h("button", { class: "primary", type: "submit" }, "Export"));
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    clearFieldErrors(form);
+  onSubmit(form, status, async () => {
     const include = [...form.querySelectorAll("input[name=include]:checked")].map((i) => i.value);
-    try {
-      const { export: exp } = await post(`/projects/${project.id}/exports`, { format: form.format.value, include });
-      empty?.remove();
-      list.prepend(exportItem(exp, isStopped, status));
-    } catch (error) {
-      if (error instanceof ApiError) showFieldErrors(form, error, status);
-      else fill(status, notice("error", error.message));
-    }
+    const { export: exp } = await post(`/projects/${project.id}/exports`, { format: form.format.value, include });
+    empty?.remove();
+    list.prepend(exportItem(exp, isStopped, status));
   });
   fill(body, form, h("h2", {}, "This project's exports"), empty, list);
 }
@@ -138,17 +131,10 @@ export async function payoutsPage(view) {
         h("input", { id: "p-minimum", name: "minimum", type: "number", step: "any", value: "0" })),
       h("div", { class: "field", dataset: { field: "note" } }, h("label", { for: "p-note" }, "Note"), h("input", { id: "p-note", name: "note" }))),
     status, h("button", { class: "primary", type: "submit" }, "Create payout"));
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    clearFieldErrors(form);
+  onSubmit(form, status, async () => {
     const currency = form.currency.value.trim().toUpperCase();
-    try {
-      await post("/payouts", { currency, minimum: toMinor(form.minimum.value || 0, currency), note: form.note.value || null });
-      await payoutsPage(view);
-    } catch (error) {
-      if (error instanceof ApiError) showFieldErrors(form, error, status);
-      else fill(status, notice("error", error.message));
-    }
+    await post("/payouts", { currency, minimum: toMinor(form.minimum.value || 0, currency), note: form.note.value || null });
+    await payoutsPage(view);
   });
   fill(view, h("h1", {}, "Payouts"), form,
     payouts.length ? h("div", { class: "table-wrap" }, table(["#", "Created", "Status", "Workers", "Total", "Note", "File"],

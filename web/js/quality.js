@@ -1,8 +1,8 @@
 // Project tabs about quality: agreement charts, workers, the review queue and flagged tasks.
-import { ApiError, all, get, idempotencyKey, post, request } from "./api.js";
+import { all, get, post, request } from "./api.js";
 import { announce, onLeave } from "./app.js";
 import { barChart, heatTable, lineChart } from "./charts.js";
-import { ask, clearFieldErrors, showFieldErrors } from "./forms.js";
+import { ask, onSubmit } from "./forms.js";
 import { fill, h, money, notice, num, pct, table, toMinor } from "./format.js";
 
 const alphaOf = (x) => x?.alpha?.value ?? x?.mean_task_agreement ?? null;
@@ -90,7 +90,6 @@ export async function workersTab(body, project) {
 function bonusForm(project, ids) {
   const currency = project.reward?.currency || "USD";
   const status = h("div", { "aria-live": "polite" });
-  let key = idempotencyKey();
   const form = h("form", { class: "card", id: "bonus-form", novalidate: true }, h("h2", {}, "Pay a bonus"),
     h("div", { class: "form-grid" },
       h("div", { class: "field", dataset: { field: "worker" } }, h("label", { for: "b-worker" }, "Worker"),
@@ -100,20 +99,12 @@ function bonusForm(project, ids) {
       h("div", { class: "field", dataset: { field: "reason" } }, h("label", { for: "b-reason" }, "Reason"),
         h("input", { id: "b-reason", name: "reason", required: true }))),
     status, h("button", { class: "primary", type: "submit" }, "Pay bonus"));
-  form.addEventListener("input", () => { key = idempotencyKey(); });  // a changed bonus is a new one
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    clearFieldErrors(form);
+  onSubmit(form, status, async (key) => {  // a changed bonus is a new one: a new key
     const worker = form.worker.value;
     const amount = form.amount.value === "" ? null : toMinor(form.amount.value, currency);
-    try {
-      const { body } = await request("POST", `/workers/${worker}/bonuses`,
-        { amount, currency, reason: form.reason.value, project_id: project.id }, { "Idempotency-Key": key });
-      fill(status, notice("ok", `Bonus of ${money(body.amount, body.currency)} paid to worker #${worker}.`));
-    } catch (error) {
-      if (error instanceof ApiError) showFieldErrors(form, error, status);
-      else fill(status, notice("error", error.message));
-    }
+    const { body } = await request("POST", `/workers/${worker}/bonuses`,
+      { amount, currency, reason: form.reason.value, project_id: project.id }, { "Idempotency-Key": key });
+    fill(status, notice("ok", `Bonus of ${money(body.amount, body.currency)} paid to worker #${worker}.`));
   });
   return form;
 }
@@ -157,7 +148,6 @@ function askReason(title = "Reject this answer", action = "Reject") {
 // Idempotency-Key per form, so a repeated click pays once); the queue is then read again.
 function bulkReviewForm(project, batches, items, loadedAt, done) {
   const status = h("div", { "aria-live": "polite" });
-  let key = idempotencyKey();
   const workers = new Map(items.map((i) => [i.worker_id, i.worker_external_id || `#${i.worker_id}`]));
   const select = (label, name, options) => h("div", { class: "field", dataset: { field: name } },
     h("label", { for: `bulk-${name}` }, label),
@@ -171,10 +161,7 @@ function bulkReviewForm(project, batches, items, loadedAt, done) {
       h("div", { class: "field", dataset: { field: "reason" } }, h("label", { for: "bulk-reason" }, "Reason (for a rejection; the workers read it)"),
         h("input", { id: "bulk-reason", name: "reason", maxlength: "500" }))),
     status, h("button", { class: "primary", type: "submit" }, "Apply to matching pending answers"));
-  form.addEventListener("input", () => { key = idempotencyKey(); });
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    clearFieldErrors(form);
+  onSubmit(form, status, async (key) => {
     const option = (name) => form[name].selectedOptions[0].textContent;
     const filters = { batch_id: form.batch_id.value ? Number(form.batch_id.value) : null,
       worker_id: form.worker_id.value ? Number(form.worker_id.value) : null,
@@ -184,17 +171,12 @@ function bulkReviewForm(project, batches, items, loadedAt, done) {
     const until = loadedAt.toLocaleString();
     if (await ask(`${verb} in bulk`, `${verb} every pending answer of ${scope}, submitted before ${until} (when this page was read)?`,
       [["yes", verb]]) === null) return;
-    try {
-      const { body } = await request("POST", `/projects/${project.id}/reviews`,
-        { action: form.action.value, reason: form.reason.value || null, ...filters }, { "Idempotency-Key": key });
-      const decided = form.action.value === "approve" ? "approved" : "rejected";
-      const result = `${body[decided]} answer(s) ${decided}.`;
-      announce(result);
-      await done(result);
-    } catch (error) {
-      if (error instanceof ApiError) showFieldErrors(form, error, status);
-      else fill(status, notice("error", error.message));
-    }
+    const { body } = await request("POST", `/projects/${project.id}/reviews`,
+      { action: form.action.value, reason: form.reason.value || null, ...filters }, { "Idempotency-Key": key });
+    const decided = form.action.value === "approve" ? "approved" : "rejected";
+    const result = `${body[decided]} answer(s) ${decided}.`;
+    announce(result);
+    await done(result);
   });
   return form;
 }
