@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, BinaryIO
 
 import orjson
@@ -67,3 +68,17 @@ def consensus_spans(row: dict) -> list[dict] | None:
     if answer is None:
         return None
     return sorted(answer.get("spans") or (), key=lambda s: (s["start"], s["end"]))
+
+
+# OWASP's CSV injection advice: a cell a spreadsheet could read as a formula starts with one of these.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def csv_cell(value: Any) -> Any:
+    """A value as a CSV cell a spreadsheet will not run: text starting with = + - @, tab or CR gets a
+    leading single quote (OWASP). Plain numbers ("-3", "+1.5e3", and int or float values) are kept as
+    they are: a spreadsheet reads them as the number they are, and no formula starts that way."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value

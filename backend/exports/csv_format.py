@@ -10,7 +10,7 @@ import csv
 from collections.abc import Iterable
 from typing import BinaryIO
 
-from ._common import ChunkedWriter, dumps
+from ._common import ChunkedWriter, csv_cell, dumps
 
 CSV_COLUMNS = (
     "task_id",
@@ -56,7 +56,8 @@ class _Utf8Lines:
 def write_csv(rows: Iterable[dict], fh: BinaryIO, project: dict, *, tmp_dir: str | None = None) -> int:
     """Write a header and one CSV row per task (UTF-8, RFC 4180 quoting); return the number of tasks written.
 
-    Empty cells stand for "none": no external id, no consensus, no agreement.
+    Empty cells stand for "none": no external id, no consensus, no agreement. Text a spreadsheet
+    could run as a formula is written with a leading single quote (see ``csv_cell``).
     """
     task_type = project["task_type"]
     out = ChunkedWriter(fh)
@@ -65,20 +66,19 @@ def write_csv(rows: Iterable[dict], fh: BinaryIO, project: dict, *, tmp_dir: str
     count = 0
     for row in rows:
         consensus = row["consensus"]
-        writer.writerow(
-            (
-                row["task_id"],
-                "" if row["external_id"] is None else row["external_id"],
-                row["batch_id"],
-                dumps(row["data"]).decode(),
-                _csv_consensus(task_type, consensus["answer"] if consensus else None),
-                "" if consensus is None else consensus["confidence"],
-                "" if consensus is None else consensus["method"],
-                "" if row["agreement"] is None else row["agreement"],
-                len(row["answers"]),
-                dumps(row["answers"]).decode(),
-            )
+        cells = (
+            row["task_id"],
+            "" if row["external_id"] is None else row["external_id"],
+            row["batch_id"],
+            dumps(row["data"]).decode(),
+            _csv_consensus(task_type, consensus["answer"] if consensus else None),
+            "" if consensus is None else consensus["confidence"],
+            "" if consensus is None else consensus["method"],
+            "" if row["agreement"] is None else row["agreement"],
+            len(row["answers"]),
+            dumps(row["answers"]).decode(),
         )
+        writer.writerow([csv_cell(cell) for cell in cells])
         count += 1
     out.flush()
     return count

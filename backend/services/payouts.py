@@ -17,6 +17,7 @@ from sqlalchemy import func, select, update
 
 from ..db import is_postgres, read_session, unit_of_work
 from ..errors import Conflict, NotFound, ValidationError
+from ..exports._common import csv_cell
 from ..models import Event, LedgerEntry, Organization, Payout, User, Worker, utcnow
 from . import idempotency
 from .access import Principal
@@ -167,6 +168,6 @@ def payout_file(*, principal: Principal, payout_id: int, fmt: str) -> tuple[byte
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=FILE_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(lines)
+    writer.writerows({name: csv_cell(value) for name, value in line.items()} for line in lines)
     return out.getvalue().encode(), "text/csv"
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from ..db import is_postgres, read_session
 from ..errors import ValidationError
+from ..exports._common import csv_cell
 from ..models import AgreementReport, Assignment, Project, WorkerQuality
 from . import fair_pay, ledger
 from .access import Principal, ensure_manage
@@ -166,7 +167,8 @@ def as_csv(rows: list[dict[str, Any]]) -> str:
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({**row, "earnings": "; ".join(f"{e['currency']} {e['amount']}" for e in row["earnings"])})
+        cells = {**row, "earnings": "; ".join(f"{e['currency']} {e['amount']}" for e in row["earnings"])}
+        writer.writerow({name: csv_cell(value) for name, value in cells.items()})
     return out.getvalue()
 
 
