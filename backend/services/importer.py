@@ -27,6 +27,7 @@ from ..db import is_postgres
 from ..errors import ValidationError
 from ..models import Batch, Dataset, Project, utcnow
 from ..models.base import utc_param
+from .json_limits import TooDeep, check_depth
 from .readers import RowError
 from .task_types import check_task_data, validate_answer
 
@@ -90,7 +91,10 @@ class ItemChecker:
         if raw is None or raw == "":
             return None
         try:
+            check_depth(raw.encode())
             return orjson.loads(raw)
+        except TooDeep as exc:
+            raise RowError(number, f"gold {exc}", "gold") from None
         except orjson.JSONDecodeError:
             if self.csv_bare_gold:
                 return {"choice": raw}

@@ -16,8 +16,11 @@ import ijson
 import orjson
 
 from ..errors import ValidationError
+from .json_limits import MAX_JSON_DEPTH, DepthScanner, TooDeep, check_depth
 
 FORMATS = ("csv", "json", "jsonl")
+# A JSON Lines line (one item) longer than this is refused rather than read whole into memory.
+MAX_LINE_BYTES = 16 * 1024 * 1024
 
 
 class RowError(ValidationError):
@@ -59,14 +62,32 @@ def detect_format(filename: str | None, declared: str | None, head: bytes) -> st
 
 def read_jsonl(fh: IO[bytes]) -> Iterator[tuple[int, object, int]]:
     consumed = 0
-    for number, line in enumerate(fh, 1):
+    for number, line in enumerate(iter(lambda: fh.readline(MAX_LINE_BYTES + 1), b""), 1):
         consumed += len(line)
+        if len(line) > MAX_LINE_BYTES:
+            raise RowError(number, f"is longer than {MAX_LINE_BYTES} bytes")
         if not line.strip():
             continue
         try:
+            check_depth(line)
             yield number, orjson.loads(line), consumed
+        except TooDeep as exc:
+            raise RowError(number, str(exc)) from None
         except orjson.JSONDecodeError as exc:
             raise RowError(number, f"invalid JSON ({exc})") from exc
+
+
+class _DepthCheckedFile:
+    """The upload as ijson reads it, scanned for nesting as each piece goes by: ijson keeps a path
+    string per level, so a deep item would cost memory quadratic in its depth before it ends."""
+
+    def __init__(self, fh: IO[bytes]):
+        self.fh, self.scanner = fh, DepthScanner(MAX_JSON_DEPTH, base=1)
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.fh.read(size)
+        self.scanner.feed(chunk)
+        return chunk
 
 
 def read_json_array(fh: IO[bytes]) -> Iterator[tuple[int, object, int]]:
@@ -77,8 +98,10 @@ def read_json_array(fh: IO[bytes]) -> Iterator[tuple[int, object, int]]:
     fh.seek(0)
     number = 0
     try:
-        for number, item in enumerate(ijson.items(fh, "item", use_float=True), 1):
+        for number, item in enumerate(ijson.items(_DepthCheckedFile(fh), "item", use_float=True), 1):
             yield number, item, fh.tell()
+    except TooDeep as exc:
+        raise RowError(exc.item, str(exc)) from None
     except ijson.JSONError as exc:
         raise RowError(number + 1, f"invalid JSON ({exc})") from exc
 

@@ -1,0 +1,65 @@
+"""Crafted input: every one is a clear 4xx in the one error shape, and nothing of it is stored."""
+
+from __future__ import annotations
+
+import io
+import os
+import tracemalloc
+
+import pytest
+
+from backend.services.pagination import encode_cursor
+from backend.services.readers import RowError, read_json_array
+
+ON_POSTGRES = bool(os.environ.get("CONCORD_TEST_DATABASE_URL"))
+
+
+@pytest.fixture
+def mgr(login_as, manager):
+    return login_as(manager)
+
+
+def assert_refused(response, status=422):
+    assert response.status_code == status, (response.status_code, response.get_data(as_text=True)[:300])
+    error = response.json["error"]
+    assert set(error) == {"code", "message", "details"} and error["message"]
+    return error
+
+
+def task_count(mgr, project_id):
+    return sum(b["task_count"] for b in mgr.get(f"/api/v1/projects/{project_id}/batches").json["items"])
+
+
+def upload(mgr, project_id, name, content: bytes):
+    return mgr.post(f"/api/v1/projects/{project_id}/datasets", content_type="multipart/form-data",
+                    data={"file": (io.BytesIO(content), name)})
+
+
+def test_a_deeply_nested_json_array_upload_is_refused_before_its_structure_is_built():
+    depth = 5_000  # ijson keeps a path per level: this cost ~60 MB before the fix; 100,000 levels 20+ GB
+    content = b'[{"text": "fine"}, {"text": ' + b"[" * depth + b"]" * depth + b"}]"
+    tracemalloc.start()
+    try:
+        with pytest.raises(RowError) as refused:
+            list(read_json_array(io.BytesIO(content)))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert refused.value.details["row"] == 2 and "deeper than 64" in refused.value.details["reason"]
+    assert peak < 4 * 1024 * 1024, peak
+
+
+def test_a_deeply_nested_json_array_upload_is_a_422_naming_the_item(mgr, project_factory):
+    project = project_factory()
+    deep = b'{"text": ' + b"[" * 1_500 + b"]" * 1_500 + b"}"
+    error = assert_refused(upload(mgr, project.id, "deep.json", b'[{"text": "ok"}, 7, ' + deep + b"]"))
+    assert error["details"]["row"] == 3 and "deeper than 64" in error["details"]["reason"]
+    assert task_count(mgr, project.id) == 0
+
+
+def test_a_jsonl_item_nested_a_hundred_deep_is_refused_naming_its_line(mgr, project_factory):
+    project = project_factory()
+    deep = '{"text": ' + "[" * 100 + "]" * 100 + "}"
+    error = assert_refused(upload(mgr, project.id, "deep.jsonl", f'{{"text": "ok"}}\n{deep}\n'.encode()))
+    assert error["details"]["row"] == 2 and "deeper than 64" in error["details"]["reason"]
+    assert task_count(mgr, project.id) == 0
