@@ -30,6 +30,7 @@ from . import (
     webhooks,
     workload,
 )
+from .body import check_json_body
 from .errors import error_response, handle_concord_error, handle_http_exception, handle_unexpected
 
 BLUEPRINTS = (auth.bp, tokens.bp, projects.bp, datasets.bp, batches.bp, assignments.bp, quality.bp, results.bp,
@@ -60,6 +61,7 @@ def _check_body():
             raise PayloadTooLarge(f"JSON bodies are limited to {limit} bytes; upload a file instead.")
         # Also bounds chunked bodies, which carry no Content-Length.
         request.max_content_length = limit
+        check_json_body(request.get_data(cache=True))
         return None
     if request.mimetype.startswith("multipart/form-data") and request.endpoint in MULTIPART_ENDPOINTS:
         return None

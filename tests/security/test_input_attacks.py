@@ -63,3 +63,26 @@ def test_a_jsonl_item_nested_a_hundred_deep_is_refused_naming_its_line(mgr, proj
     error = assert_refused(upload(mgr, project.id, "deep.jsonl", f'{{"text": "ok"}}\n{deep}\n'.encode()))
     assert error["details"]["row"] == 2 and "deeper than 64" in error["details"]["reason"]
     assert task_count(mgr, project.id) == 0
+
+
+def test_a_deeply_nested_json_body_is_a_422_not_a_recursion_error(mgr):
+    body = '{"name": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    error = assert_refused(mgr.post("/api/v1/projects", data=body, content_type="application/json"))
+    assert "deeper than 64" in error["message"]
+    assert mgr.get("/api/v1/projects").json["items"] == []
+
+
+def test_nan_and_infinity_in_a_json_body_are_refused_not_stored_as_null(mgr, project_factory):
+    project = project_factory()
+    for constant in ("NaN", "Infinity", "-Infinity"):
+        body = f'{{"items": [{{"text": "x", "score": {constant}}}]}}'
+        response = mgr.post(f"/api/v1/projects/{project.id}/datasets", data=body, content_type="application/json")
+        assert constant in assert_refused(response)["message"]
+    assert task_count(mgr, project.id) == 0
+
+
+@pytest.mark.parametrize("text", ["\\ud800", "a\\udc00b", "\\u0000"])
+def test_a_lone_surrogate_or_nul_in_a_json_body_is_a_422_on_every_backend(mgr, text):
+    body = '{"name": "p' + text + '", "task_type": "single_choice", "labels": ["a", "b"]}'
+    assert_refused(mgr.post("/api/v1/projects", data=body, content_type="application/json"))
+    assert mgr.get("/api/v1/projects").json["items"] == []

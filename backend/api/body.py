@@ -1,0 +1,56 @@
+"""What a JSON request body may hold, checked before any parser builds it.
+
+The standard library's parser (used by webargs) recurses once per level and
+accepts ``NaN``, ``Infinity`` and lone surrogates, none of which a client can
+mean: a deep body would end in RecursionError (a 500), NaN would be stored as
+null, a lone surrogate fails on its way to the database, and NUL is refused by
+PostgreSQL but not by SQLite. Each is a 422 here, the same on both backends.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ..errors import ValidationError
+from ..services.json_limits import MAX_JSON_DEPTH, TooDeep, check_depth
+
+
+def _refuse(reason: str) -> ValidationError:
+    return ValidationError(f"The JSON body {reason}.", details={"fields": {"body": [reason]}})
+
+
+def _no_constants(name: str):
+    raise _refuse(f"holds {name}, which is not JSON; send a number or null")
+
+
+def _check_text(value: str) -> None:
+    if "\x00" in value:
+        raise _refuse("holds a NUL character (\\u0000)")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _refuse("holds a lone surrogate (an unpaired \\ud800-\\udfff escape)") from None
+
+
+def check_json_body(raw: bytes) -> None:
+    """Raise ValidationError (422) for a body nested deeper than MAX_JSON_DEPTH or holding NaN,
+    Infinity, NUL or a lone surrogate. A body that is not JSON at all is left to the parser's 400."""
+    try:
+        check_depth(raw)
+    except TooDeep as exc:
+        raise _refuse(f"{exc} (at most {MAX_JSON_DEPTH})") from None
+    try:
+        value = json.loads(raw, parse_constant=_no_constants)
+    except (ValueError, UnicodeDecodeError):
+        return
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            _check_text(item)
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                _check_text(key)
+                stack.append(child)
+        elif isinstance(item, list):
+            stack.extend(item)
