@@ -44,10 +44,21 @@ def decode_cursor(cursor: str | None) -> int | str | None:
                               details={"fields": {"cursor": ["invalid cursor"]}}) from exc
 
 
+def _python_type(column) -> type:
+    try:
+        return column.type.python_type
+    except NotImplementedError:
+        return object
+
+
 def paginate(session: Session, stmt: Select, id_column, *, limit: int, cursor: str | None,
              newest_first: bool = False) -> Page:
     """Run ``stmt`` ordered by ``id_column`` (descending if ``newest_first``) and cut one page from it."""
     after = decode_cursor(cursor)
+    if after is not None and not isinstance(after, _python_type(id_column)):
+        # A string cursor on an integer key: PostgreSQL would fail the comparison (a 500), SQLite not.
+        raise ValidationError("cursor: not a cursor this server issued",
+                              details={"fields": {"cursor": ["invalid cursor"]}})
     if after is not None:
         stmt = stmt.where(id_column < after if newest_first else id_column > after)
     order = id_column.desc() if newest_first else id_column

@@ -86,3 +86,17 @@ def test_a_lone_surrogate_or_nul_in_a_json_body_is_a_422_on_every_backend(mgr, t
     body = '{"name": "p' + text + '", "task_type": "single_choice", "labels": ["a", "b"]}'
     assert_refused(mgr.post("/api/v1/projects", data=body, content_type="application/json"))
     assert mgr.get("/api/v1/projects").json["items"] == []
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="SQLite compares a string with an integer id without complaint")
+def test_a_string_cursor_on_a_list_is_a_422_on_postgresql(mgr, project_factory):
+    project_factory()
+    for path in ("/api/v1/projects", "/api/v1/tokens", "/api/v1/payouts"):
+        error = assert_refused(mgr.get(f"{path}?cursor={encode_cursor('abc')}"))
+        assert error["details"]["fields"] == {"cursor": ["invalid cursor"]}
+
+
+def test_a_string_cursor_on_a_list_is_refused_on_sqlite_too(mgr, project_factory):
+    project_factory()
+    error = assert_refused(mgr.get(f"/api/v1/projects?cursor={encode_cursor('abc')}"))
+    assert error["details"]["fields"] == {"cursor": ["invalid cursor"]}
