@@ -12,7 +12,13 @@ from marshmallow import ValidationError as SchemaError
 from .. import jobs
 from ..errors import ServiceUnavailable, UnsupportedMediaType, ValidationError
 from ..schemas.common import PageArgsSchema, page_of
-from ..schemas.projects import DatasetAcceptedSchema, DatasetItemsSchema, DatasetSchema, DatasetUploadSchema
+from ..schemas.projects import (
+    FILENAME_MAX,
+    DatasetAcceptedSchema,
+    DatasetItemsSchema,
+    DatasetSchema,
+    DatasetUploadSchema,
+)
 from ..services import datasets
 from ..services.readers import detect_format
 from .common import IDEMPOTENCY_PARAM, api_blueprint, errors, idempotent, security
@@ -63,6 +69,9 @@ def upload_dataset(project_id: int):
     if upload is None:
         raise ValidationError("file: a multipart field named 'file' is required",
                               details={"fields": {"file": ["required"]}})
+    if len(upload.filename or "") > FILENAME_MAX or "\x00" in (upload.filename or ""):
+        raise ValidationError(f"file: the file name must be at most {FILENAME_MAX} characters, without NUL",
+                              details={"fields": {"file": [f"name longer than {FILENAME_MAX} characters"]}})
     batch_size = _form_int("batch_size")
     settings.upload_dir.mkdir(parents=True, exist_ok=True)
     path = settings.upload_dir / f"{uuid.uuid4().hex}.upload"

@@ -152,11 +152,15 @@ class DatasetSchema(Schema):
     batches = fields.List(fields.Nested(BatchSchema))
 
 
+# The column's width (datasets.filename).
+FILENAME_MAX = 255
+
+
 class DatasetItemsSchema(Schema):
     items = fields.List(fields.Raw(), required=True, validate=validate.Length(min=1), metadata={
         "description": "Objects: {external_id?, gold?, data} or flat objects whose other fields are the data."})
     batch_size = fields.Integer(strict=True, load_default=None, validate=validate.Range(min=1, max=100_000))
-    filename = fields.String(load_default=None)
+    filename = fields.String(load_default=None, validate=validate.Length(max=FILENAME_MAX))
 
 
 class DatasetUploadSchema(Schema):

@@ -60,10 +60,17 @@ def suspend_worker(*, principal: Principal, project_id: int, worker_id: int, rea
         return row
 
 
+# The column's width (worker_group_members.group_name); project qualification lists use the same bound.
+GROUP_NAME_MAX = 100
+
+
 def set_group(*, principal: Principal, name: str, worker_ids: list[int]) -> list[int]:
     """Replace the members of the organization's named group. Raises ValidationError for unknown workers."""
     principal.require_scope("projects:write")
     organization_id = principal.require_organization("Worker groups")
+    if not 1 <= len(name) <= GROUP_NAME_MAX or "\x00" in name:
+        raise ValidationError(f"name: 1 to {GROUP_NAME_MAX} characters, no NUL",
+                              details={"fields": {"name": [f"1 to {GROUP_NAME_MAX} characters, no NUL"]}})
     wanted = sorted(set(worker_ids))
     with unit_of_work() as session:
         known = set(session.scalars(select(Worker.id).where(Worker.id.in_(wanted))))

@@ -100,3 +100,18 @@ def test_a_string_cursor_on_a_list_is_refused_on_sqlite_too(mgr, project_factory
     project_factory()
     error = assert_refused(mgr.get(f"/api/v1/projects?cursor={encode_cursor('abc')}"))
     assert error["details"]["fields"] == {"cursor": ["invalid cursor"]}
+
+
+def test_a_worker_group_name_over_100_characters_is_refused(mgr):
+    name = "g" * 101
+    assert_refused(mgr.put(f"/api/v1/worker-groups/{name}", json={"worker_ids": []}))
+    assert mgr.put(f"/api/v1/worker-groups/{'g' * 100}", json={"worker_ids": []}).status_code == 200
+
+
+def test_a_dataset_filename_over_255_characters_is_refused(mgr, project_factory):
+    project = project_factory()
+    long_name = "f" * 252 + ".csv"
+    assert_refused(mgr.post(f"/api/v1/projects/{project.id}/datasets",
+                            json={"items": [{"text": "x"}], "filename": long_name}))
+    assert_refused(upload(mgr, project.id, long_name, b"text\nx\n"))
+    assert task_count(mgr, project.id) == 0
