@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from ..models import ROLES, SCOPES
+from .common import UtcDateTime
 
 
 class LoginSchema(Schema):
@@ -33,7 +34,7 @@ class TokenCreateSchema(Schema):
     scopes = fields.List(fields.String(validate=validate.OneOf(SCOPES)), load_default=None)
     organization = fields.Boolean(load_default=False, metadata={
         "description": "true: an organization key (a vendor's service key); false: a personal token."})
-    expires_at = fields.AwareDateTime(load_default=None)
+    expires_at = UtcDateTime(load_default=None)
 
 
 class TokenSchema(Schema):

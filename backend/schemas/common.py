@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from marshmallow import Schema, fields, validate
+from marshmallow import ValidationError as FieldError
 
 _page_schemas: dict[str, type[Schema]] = {}
+
+
+class UtcDateTime(fields.AwareDateTime):
+    """An ISO 8601 time with an offset, loaded in UTC. A time whose UTC value leaves the calendar
+    (9999-12-31T23:59:59-14:00) is a field error, not an OverflowError when it is stored."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:
+            raise FieldError("out of range once converted to UTC") from None
 
 
 class ErrorBodySchema(Schema):

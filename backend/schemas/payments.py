@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, pre_dump, validate
 
 from ..models import LEDGER_KINDS, PAYOUT_STATUSES, REVIEW_STATUSES
-from .common import MoneySchema, PageArgsSchema
+from .common import MoneySchema, PageArgsSchema, UtcDateTime
 
 _REASON = validate.Length(min=1, max=500)
 _MAX_AMOUNT = 10**12
@@ -70,7 +70,7 @@ class BulkReviewSchema(Schema):
     batch_id = fields.Integer(load_default=None)
     worker_id = fields.Integer(load_default=None)
     assignment_ids = fields.List(fields.Integer(), load_default=None, validate=validate.Length(min=1, max=10_000))
-    submitted_before = fields.AwareDateTime(load_default=None, default_timezone=None)
+    submitted_before = UtcDateTime(load_default=None, default_timezone=None)
     gold = fields.Boolean(load_default=None, metadata={"description": "Only control answers (true) or others"})
 
 

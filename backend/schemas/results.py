@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from ..exports import FORMATS
-from .common import JobSchema, PageArgsSchema
+from .common import JobSchema, PageArgsSchema, UtcDateTime
 
 
 class ConsensusRequestSchema(Schema):
@@ -65,7 +65,7 @@ class ResultArgsSchema(PageArgsSchema):
     min_confidence = fields.Float(load_default=None, validate=validate.Range(min=0, max=1))
     max_confidence = fields.Float(load_default=None, validate=validate.Range(min=0, max=1))
     flagged = fields.Boolean(load_default=None)
-    updated_since = fields.AwareDateTime(load_default=None, metadata={
+    updated_since = UtcDateTime(load_default=None, metadata={
         "description": "Incremental sync: results written after this time, in the order they were written"})
 
 

@@ -115,3 +115,9 @@ def test_a_dataset_filename_over_255_characters_is_refused(mgr, project_factory)
                             json={"items": [{"text": "x"}], "filename": long_name}))
     assert_refused(upload(mgr, project.id, long_name, b"text\nx\n"))
     assert task_count(mgr, project.id) == 0
+
+
+def test_a_year_9999_date_with_an_offset_is_a_422_not_an_overflow(mgr):
+    response = mgr.post("/api/v1/tokens", json={"name": "t", "expires_at": "9999-12-31T23:59:59-14:00"})
+    assert_refused(response)
+    assert [t["name"] for t in mgr.get("/api/v1/tokens").json["items"]] == []
