@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -30,6 +31,8 @@ from ..models import IdempotencyKey, utcnow
 KEEP_HOURS = 24
 ABANDONED_AFTER_SECONDS = 600
 MAX_KEY_LENGTH = 255
+# The documented pattern (api/common.py's IDEMPOTENCY_PARAM): visible ASCII, 1 to 255 characters.
+KEY_PATTERN = re.compile(rf"[\x21-\x7e]{{1,{MAX_KEY_LENGTH}}}")
 
 
 @dataclass(frozen=True)
@@ -45,10 +48,10 @@ def request_key(*, scope: str, key: str | None, method: str, path: str, body: An
     """The key of a request, or None when it carries none. Raises ValidationError for a bad key."""
     if key is None:
         return None
-    key = key.strip()
-    if not key or len(key) > MAX_KEY_LENGTH:
-        raise ValidationError(f"Idempotency-Key: 1 to {MAX_KEY_LENGTH} characters.", code="invalid_idempotency_key",
-                              details={"fields": {"Idempotency-Key": [f"1 to {MAX_KEY_LENGTH} characters"]}})
+    if not KEY_PATTERN.fullmatch(key):
+        reason = f"1 to {MAX_KEY_LENGTH} printable ASCII characters (no spaces)"
+        raise ValidationError(f"Idempotency-Key: {reason}.", code="invalid_idempotency_key",
+                              details={"fields": {"Idempotency-Key": [reason]}})
     # The standard library, not orjson: a body may carry integers beyond 64 bits (then refused later).
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode() \
         if body is not None else b""

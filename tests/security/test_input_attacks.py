@@ -121,3 +121,14 @@ def test_a_year_9999_date_with_an_offset_is_a_422_not_an_overflow(mgr):
     response = mgr.post("/api/v1/tokens", json={"name": "t", "expires_at": "9999-12-31T23:59:59-14:00"})
     assert_refused(response)
     assert [t["name"] for t in mgr.get("/api/v1/tokens").json["items"]] == []
+
+
+@pytest.mark.parametrize("key", ["has space", "tab\tkey", "clé"])
+def test_an_idempotency_key_outside_its_documented_pattern_is_refused(mgr, project_factory, key):
+    project = project_factory()
+    response = mgr.post(f"/api/v1/projects/{project.id}/datasets", json={"items": [{"text": "x"}]},
+                        headers={"Idempotency-Key": key})
+    assert assert_refused(response)["code"] == "invalid_idempotency_key"
+    assert task_count(mgr, project.id) == 0
+
+
