@@ -130,5 +130,3 @@ def test_an_idempotency_key_outside_its_documented_pattern_is_refused(mgr, proje
                         headers={"Idempotency-Key": key})
     assert assert_refused(response)["code"] == "invalid_idempotency_key"
     assert task_count(mgr, project.id) == 0
-
-
