@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from typing import IO
 
@@ -77,15 +78,40 @@ def read_jsonl(fh: IO[bytes]) -> Iterator[tuple[int, object, int]]:
             raise RowError(number, f"invalid JSON ({exc})") from exc
 
 
-class _DepthCheckedFile:
-    """The upload as ijson reads it, scanned for nesting as each piece goes by: ijson keeps a path
-    string per level, so a deep item would cost memory quadratic in its depth before it ends."""
+# A \\uXXXX surrogate escape not paired with its other half, after an even run of backslashes.
+_LONE_SURROGATE = re.compile(
+    rb"(?<!\\)(?:\\\\)*(?:\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|(\\u[dD][89a-fA-F][0-9a-fA-F]{2}))")
+
+
+class _LoneSurrogate(ValueError):
+    def __init__(self, item: int):
+        super().__init__("holds a lone surrogate (an unpaired \\ud800-\\udfff escape)")
+        self.item = item
+
+
+class _CheckedFile:
+    """The upload as ijson reads it, checked as each piece goes by. Nesting: ijson keeps a path string
+    per level, so a deep item would cost memory quadratic in its depth before it ends. Lone surrogates:
+    yajl turns one into "?" or fails with a decoding error, where JSON Lines refuses it."""
 
     def __init__(self, fh: IO[bytes]):
         self.fh, self.scanner = fh, DepthScanner(MAX_JSON_DEPTH, base=1)
 
     def read(self, size: int = -1) -> bytes:
         chunk = self.fh.read(size)
+        # Do not end a piece inside a surrogate pair's 12 bytes, so each one is seen whole (a few extra
+        # reads at most: a long run of backslashes must not make this quadratic).
+        for _ in range(4):
+            start = chunk.find(b"\\", max(0, len(chunk) - 12))
+            more = self.fh.read(12 - (len(chunk) - start)) if start >= 0 else b""
+            if not more:
+                break
+            chunk += more
+        if b"\\u" in chunk:
+            for match in _LONE_SURROGATE.finditer(chunk):
+                if match.group(1):
+                    self.scanner.feed(chunk[:match.start(1)])
+                    raise _LoneSurrogate(self.scanner.item)
         self.scanner.feed(chunk)
         return chunk
 
@@ -98,10 +124,12 @@ def read_json_array(fh: IO[bytes]) -> Iterator[tuple[int, object, int]]:
     fh.seek(0)
     number = 0
     try:
-        for number, item in enumerate(ijson.items(_DepthCheckedFile(fh), "item", use_float=True), 1):
+        for number, item in enumerate(ijson.items(_CheckedFile(fh), "item", use_float=True), 1):
             yield number, item, fh.tell()
-    except TooDeep as exc:
+    except (TooDeep, _LoneSurrogate) as exc:
         raise RowError(exc.item, str(exc)) from None
+    except UnicodeDecodeError as exc:
+        raise RowError(number + 1, f"is not valid UTF-8 text ({exc.reason})") from None
     except ijson.JSONError as exc:
         raise RowError(number + 1, f"invalid JSON ({exc})") from exc
 

@@ -65,6 +65,16 @@ def test_a_jsonl_item_nested_a_hundred_deep_is_refused_naming_its_line(mgr, proj
     assert task_count(mgr, project.id) == 0
 
 
+@pytest.mark.parametrize("escape", ["\\ud800", "\\udc00"])
+def test_a_lone_surrogate_in_a_json_array_upload_is_refused_not_stored_as_a_question_mark(
+        mgr, project_factory, escape):
+    project = project_factory()
+    content = ('[{"text": "\\ud83d\\ude00 is fine"}, {"text": "a' + escape + 'b"}]').encode()
+    error = assert_refused(upload(mgr, project.id, "lone.json", content))
+    assert error["details"]["row"] == 2
+    assert task_count(mgr, project.id) == 0
+
+
 def test_a_deeply_nested_json_body_is_a_422_not_a_recursion_error(mgr):
     body = '{"name": ' + "[" * 100_000 + "]" * 100_000 + "}"
     error = assert_refused(mgr.post("/api/v1/projects", data=body, content_type="application/json"))
