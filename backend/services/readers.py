@@ -20,7 +20,7 @@ from ..errors import ValidationError
 from .json_limits import MAX_JSON_DEPTH, DepthScanner, TooDeep, check_depth
 
 FORMATS = ("csv", "json", "jsonl")
-# A JSON Lines line (one item) longer than this is refused rather than read whole into memory.
+# A JSON Lines or CSV line longer than this is refused rather than read whole into memory.
 MAX_LINE_BYTES = 16 * 1024 * 1024
 
 
@@ -134,9 +134,22 @@ def read_json_array(fh: IO[bytes]) -> Iterator[tuple[int, object, int]]:
         raise RowError(number + 1, f"invalid JSON ({exc})") from exc
 
 
+class _LineTooLong(ValueError):
+    pass
+
+
+def _bounded_lines(text: IO[str]) -> Iterator[str]:
+    """The file's lines, none read past MAX_LINE_BYTES characters: with the csv module's limit on a
+    field's size this bounds a row's memory (a row spans several lines only inside quoted fields)."""
+    while line := text.readline(MAX_LINE_BYTES + 1):
+        if len(line) > MAX_LINE_BYTES:
+            raise _LineTooLong()
+        yield line
+
+
 def read_csv(fh: IO[bytes]) -> Iterator[tuple[int, object, int]]:
     text = io.TextIOWrapper(fh, encoding="utf-8-sig", newline="")
-    reader = csv.DictReader(text, strict=True)
+    reader = csv.DictReader(_bounded_lines(text), strict=True)
     try:
         header = reader.fieldnames
         if not header:
@@ -154,6 +167,8 @@ def read_csv(fh: IO[bytes]) -> Iterator[tuple[int, object, int]]:
         raise ValidationError(f"The CSV file is not UTF-8 text ({exc.reason}).", code="invalid_file") from exc
     except csv.Error as exc:
         raise RowError(reader.line_num + 1, f"malformed CSV ({exc})") from exc
+    except _LineTooLong:
+        raise RowError(reader.line_num + 1, f"has a line longer than {MAX_LINE_BYTES} characters") from None
     finally:
         text.detach()
 

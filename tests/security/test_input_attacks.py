@@ -8,8 +8,9 @@ import tracemalloc
 
 import pytest
 
+from backend.services import readers
 from backend.services.pagination import encode_cursor
-from backend.services.readers import RowError, read_json_array
+from backend.services.readers import RowError, read_csv, read_json_array, read_jsonl
 
 ON_POSTGRES = bool(os.environ.get("CONCORD_TEST_DATABASE_URL"))
 
@@ -73,6 +74,23 @@ def test_a_lone_surrogate_in_a_json_array_upload_is_refused_not_stored_as_a_ques
     error = assert_refused(upload(mgr, project.id, "lone.json", content))
     assert error["details"]["row"] == 2
     assert task_count(mgr, project.id) == 0
+
+
+@pytest.mark.parametrize(("reader", "content", "row"), [
+    (read_csv, b"text\nfine\n" + b"x," * 600_000 + b"\n", 3),
+    (read_jsonl, b'{"text": "fine"}\n{"text": [' + b"1," * 600_000 + b'1]}\n', 2),
+])
+def test_one_huge_row_is_refused_without_reading_it_whole(monkeypatch, reader, content, row):
+    monkeypatch.setattr(readers, "MAX_LINE_BYTES", 64 * 1024)
+    tracemalloc.start()
+    try:
+        with pytest.raises(RowError) as refused:
+            list(reader(io.BytesIO(content)))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert refused.value.details["row"] == row and "longer than 65536" in refused.value.details["reason"]
+    assert peak < 2 * 1024 * 1024, peak
 
 
 def test_a_deeply_nested_json_body_is_a_422_not_a_recursion_error(mgr):
