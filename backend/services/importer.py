@@ -83,9 +83,11 @@ class ItemChecker:
                 raise RowError(number, exc.message, "gold") from exc
         data_json = _dumps(number, data, None)
         # PostgreSQL text and jsonb cannot hold NUL; say which row has one instead of failing later.
-        if "\\u0000" in data_json or (external_id and "\x00" in external_id):
+        gold_json = _dumps(number, gold, "gold") if gold is not None else None
+        if "\\u0000" in data_json or (external_id and "\x00" in external_id) or \
+                (gold_json and "\\u0000" in gold_json):
             raise RowError(number, "contains a NUL character (\\u0000), which cannot be stored")
-        return (external_id, data_json, _dumps(number, gold, "gold") if gold is not None else None)
+        return (external_id, data_json, gold_json)
 
     def _csv_gold(self, number: int, raw: str | None) -> Any:
         if raw is None or raw == "":

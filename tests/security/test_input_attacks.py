@@ -93,6 +93,14 @@ def test_one_huge_row_is_refused_without_reading_it_whole(monkeypatch, reader, c
     assert peak < 2 * 1024 * 1024, peak
 
 
+def test_a_nul_in_an_uploaded_gold_answer_is_refused_on_every_backend(mgr, project_factory):
+    project = project_factory(task_type="free_text", labels=None)
+    content = b'{"text": "fine"}\n{"text": "t", "gold": {"text": "a\\u0000b"}}\n'
+    error = assert_refused(upload(mgr, project.id, "gold.jsonl", content))
+    assert error["details"]["row"] == 2 and "NUL" in error["details"]["reason"]
+    assert task_count(mgr, project.id) == 0
+
+
 def test_a_deeply_nested_json_body_is_a_422_not_a_recursion_error(mgr):
     body = '{"name": ' + "[" * 100_000 + "]" * 100_000 + "}"
     error = assert_refused(mgr.post("/api/v1/projects", data=body, content_type="application/json"))
