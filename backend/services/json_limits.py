@@ -49,14 +49,18 @@ class DepthScanner:
         n = len(a)
         if n == 0:
             return
-        index = np.arange(n, dtype=np.int64)
-        last_plain = np.maximum.accumulate(np.where(a != 0x5C, index, -1))
-        before = np.empty(n, np.int64)
-        before[0], before[1:] = -1, last_plain[:-1]
-        run = index - 1 - before + np.where(before == -1, self.backslashes, 0)
-        quotes = (a == 0x22) & (run % 2 == 0)
+        if self.backslashes == 0 and b"\\" not in chunk:
+            quotes, last_plain = a == 0x22, None  # the common case: no escapes, every quote counts
+        else:
+            index = np.arange(n, dtype=np.int64)
+            last_plain = np.maximum.accumulate(np.where(a != 0x5C, index, -1))
+            before = np.empty(n, np.int64)
+            before[0], before[1:] = -1, last_plain[:-1]
+            run = index - 1 - before + np.where(before == -1, self.backslashes, 0)
+            quotes = (a == 0x22) & (run % 2 == 0)
         outside = (np.cumsum(quotes, dtype=np.int64) + self.in_string) % 2 == 0
-        depth = self.depth + np.cumsum(np.where(outside, _STEP[a], 0), dtype=np.int64)
+        depth = np.cumsum(_STEP[a] * outside, dtype=np.int32)
+        depth += self.depth
         commas = (a == 0x2C) & outside & (depth == self.base)
         over = depth > self.limit
         if over.any():
@@ -65,7 +69,8 @@ class DepthScanner:
         self.item += int(commas.sum())
         self.depth = int(depth[-1])
         self.in_string = 0 if outside[-1] else 1
-        self.backslashes = self.backslashes + n if last_plain[-1] == -1 else n - 1 - int(last_plain[-1])
+        if last_plain is not None:
+            self.backslashes = self.backslashes + n if last_plain[-1] == -1 else n - 1 - int(last_plain[-1])
 
 
 def check_depth(raw: bytes, limit: int = MAX_JSON_DEPTH) -> None:
