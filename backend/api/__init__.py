@@ -9,7 +9,7 @@ from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
-from ..errors import ConcordError, PayloadTooLarge, UnsupportedMediaType
+from ..errors import ConcordError, PayloadTooLarge, UnsupportedMediaType, ValidationError
 from ..schemas.common import ErrorSchema
 from ..services import audit
 from . import (
@@ -46,6 +46,15 @@ class ConcordApi(Api):
 
     def handle_http_exception(self, error):
         return handle_http_exception(error)
+
+
+def _check_url():
+    """NUL in the path or the query is a 422 on both backends (PostgreSQL refuses it in text; SQLite
+    would quietly find nothing)."""
+    if request.path.startswith("/api/") and ("\x00" in request.path or
+                                             any("\x00" in v for v in request.args.values())):
+        raise ValidationError("The URL must not contain NUL characters (%00).",
+                              details={"fields": {"url": ["contains NUL"]}})
 
 
 def _check_body():
@@ -130,6 +139,7 @@ def register_api(app: Flask) -> Api:
     app.register_blueprint(health.bp)
     app.register_blueprint(docs.bp)
     app.register_blueprint(web.bp)
+    app.before_request(_check_url)
     app.before_request(_check_body)
     app.after_request(_audit_write)
     app.register_error_handler(ConcordError, handle_concord_error)

@@ -124,6 +124,11 @@ def test_a_lone_surrogate_or_nul_in_a_json_body_is_a_422_on_every_backend(mgr, t
     assert mgr.get("/api/v1/projects").json["items"] == []
 
 
+@pytest.mark.parametrize("url", ["/api/v1/audit?actor=a%00b", "/api/v1/worker-groups/a%00b"])
+def test_a_nul_in_the_url_is_a_422_on_every_backend(mgr, url):
+    assert assert_refused(mgr.get(url))["details"]["fields"] == {"url": ["contains NUL"]}
+
+
 @pytest.mark.skipif(not ON_POSTGRES, reason="SQLite compares a string with an integer id without complaint")
 def test_a_string_cursor_on_a_list_is_a_422_on_postgresql(mgr, project_factory):
     project_factory()
