@@ -9,6 +9,7 @@ import logging
 from datetime import timedelta
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import db, jobs
 from .config import Settings
@@ -58,4 +59,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     login_manager.init_app(app)
     limiter.init_app(app)
     register_api(app)
+    app.wsgi_app = trust_proxies(app.wsgi_app, settings.proxy_count)
     return app
+
+
+def trust_proxies(wsgi_app, count: int):
+    """Trust exactly ``count`` reverse proxies (CONCORD_PROXY_COUNT): the client's address is the one
+    the nearest of them saw, and a client cannot pick its own by sending X-Forwarded-For."""
+    if count <= 0:
+        return wsgi_app
+    return ProxyFix(wsgi_app, x_for=count, x_proto=count, x_host=count, x_port=count)

@@ -170,6 +170,36 @@ def user_create(email: str, password: str, role: str, organization: str | None) 
     click.echo(f"user {account.id}: {account.email} ({account.role})")
 
 
+@user.command("set-password")
+@click.argument("email")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def user_set_password(email: str, password: str) -> None:
+    """Reset a user's password; every browser session of the user ends."""
+    from .services import accounts
+
+    _settings()
+    try:
+        accounts.set_password(email=email, password=password)
+    except ConcordError as exc:
+        _fail(exc)
+    click.echo(f"password changed for {email}; its sessions ended")
+
+
+@user.command("deactivate")
+@click.argument("email")
+@click.option("--reactivate", is_flag=True, help="Let the user log in again.")
+def user_deactivate(email: str, reactivate: bool) -> None:
+    """Stop a user: its sessions end at once and its tokens stop working."""
+    from .services import accounts
+
+    _settings()
+    try:
+        account = accounts.set_active(email=email, active=reactivate)
+    except ConcordError as exc:
+        _fail(exc)
+    click.echo(f"user {account.email} {'reactivated' if reactivate else 'deactivated'}")
+
+
 @main.group()
 def token() -> None:
     """API tokens."""

@@ -71,6 +71,9 @@ class Settings:
     # Per key (or per address without one): stops abuse, lets a busy integration run at full speed.
     api_rate_limit: str = "100 per second;6000 per minute"
     token_rate_limit: str = "10 per minute"
+    # How many reverse proxies in front of Concord to trust for X-Forwarded-For/-Proto/-Host
+    # (Werkzeug's ProxyFix). 0: none, the socket's address is the client's.
+    proxy_count: int = 0
     # Private networks webhooks may still target (comma-separated CIDRs); none by default.
     webhook_allowed_networks: str = ""
     sqlite_busy_timeout_ms: int = 30_000
@@ -128,6 +131,7 @@ class Settings:
             login_rate_limit=env.get("CONCORD_LOGIN_RATE_LIMIT", "10 per minute"),
             api_rate_limit=env.get("CONCORD_API_RATE_LIMIT", "100 per second;6000 per minute"),
             token_rate_limit=env.get("CONCORD_TOKEN_RATE_LIMIT", "10 per minute"),
+            proxy_count=_int(env, "CONCORD_PROXY_COUNT", 0),
             webhook_allowed_networks=env.get("CONCORD_WEBHOOK_ALLOWED_NETWORKS", ""),
             periodic_jobs=env.get("CONCORD_PERIODIC_JOBS", "1") not in ("0", "false", "no"),
             extra=extra,

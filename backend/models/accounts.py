@@ -71,6 +71,23 @@ class Worker(Base):
     user: Mapped[User | None] = relationship(back_populates="worker")
 
 
+class UserSession(Base):
+    """A browser session. The cookie carries the secret; only its SHA-256 digest is stored.
+
+    Logging out revokes the row, so a copy of the cookie stops working at once; changing a
+    password or deactivating the user revokes all of the user's sessions.
+    """
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 class ApiToken(Base):
     """A bearer token. Only a SHA-256 digest of the secret is stored."""
 
