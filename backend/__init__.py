@@ -10,7 +10,6 @@ from datetime import timedelta
 
 from flask import Flask
 
-from . import db, jobs
 from .config import Settings
 from .extensions import MEMORY_LIMITS_URI
 
@@ -43,11 +42,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    db.configure(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
-    from .services import webhooks
+    from .runtime import configure_process
 
-    webhooks.configure(allowed_networks=settings.webhook_allowed_networks)
-    queue = jobs.configure(settings.redis_url)
+    queue = configure_process(settings)
     if settings.periodic_jobs:
         queue.start_periodic()
 
