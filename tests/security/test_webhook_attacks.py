@@ -7,10 +7,14 @@ Every target is a local HTTP server on loopback (127.0.0.2 is the network the te
 
 from __future__ import annotations
 
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
@@ -256,3 +260,37 @@ def test_worker_process_reads_the_webhook_networks_the_api_reads(app, settings, 
     assert webhook_targets.check_target(receiver.url) == receiver.url
     with db.read_session() as session:
         assert session.scalars(select(Webhook)).all() == []
+
+
+@pytest.fixture
+def tls_identity(tmp_path):
+    """A self-signed certificate for ``rebind.test`` (made with the openssl command) and its key."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("needs the openssl command")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=rebind.test", "-addext", "subjectAltName=DNS:rebind.test"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def test_dns_rebinding_over_https_connects_to_checked_address_under_the_tls_name(app, endpoints, rebinding_dns,
+                                                                                    tls_identity):
+    cert, key = tls_identity
+    internal = endpoints("127.0.0.1")
+    receiver = endpoints("127.0.0.2", internal.port)
+    server_names: list[str | None] = []
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    context.sni_callback = lambda _sock, name, _ctx: server_names.append(name)
+    receiver.server.socket = context.wrap_socket(receiver.server.socket, server_side=True)
+    rebinding_dns[:] = ["127.0.0.2", "127.0.0.1"]
+
+    trusted = ssl.create_default_context(cafile=str(cert))  # the sender's own client, trusting the test CA
+    with httpx.Client(transport=webhook_targets.CheckedTransport(verify=trusted), trust_env=False) as client:
+        response = client.post(f"https://rebind.test:{internal.port}/hook", content=b"{}")
+
+    assert response.status_code == 200 and internal.received == []
+    assert server_names == ["rebind.test"]  # SNI, and the certificate was verified for that name
+    assert receiver.received[0]["headers"]["Host"] == f"rebind.test:{internal.port}"
