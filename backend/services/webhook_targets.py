@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
+import time
 
+import httpcore
 import httpx
 
 from ..errors import ValidationError
@@ -115,15 +118,71 @@ def check_target(url: str) -> str:
     return url
 
 
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every read and write must end before one deadline for the whole attempt."""
+
+    def __init__(self, stream: httpcore.NetworkStream, deadline: float) -> None:
+        self._stream, self._deadline = stream, deadline
+
+    def _timeout(self, timeout: float | None) -> float:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise httpcore.ReadTimeout("the attempt ran out of time")
+        return left if timeout is None else min(timeout, left)
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, self._timeout(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, self._timeout(timeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(self, ssl_context, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, self._timeout(timeout)),
+                               self._deadline)
+
+    def get_extra_info(self, info: str):
+        return self._stream.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """TCP connections that live at most ``seconds``: an endpoint answering a byte at a time cannot
+    hold a sender longer than that (httpx's own timeouts are per read)."""
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds, self._inner = seconds, httpcore.SyncBackend()
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        deadline = time.monotonic() + self._seconds
+        stream = self._inner.connect_tcp(host, port, timeout=min(timeout or self._seconds, self._seconds),
+                                         local_address=local_address, socket_options=socket_options)
+        return _DeadlineStream(stream, deadline)
+
+    def connect_unix_socket(self, path, timeout=None, socket_options=None):
+        raise httpcore.ConnectError("webhooks connect over TCP only")
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
 class CheckedTransport(httpx.BaseTransport):
     """Connects each request to the address its host was checked to resolve to, and nowhere else.
 
     The Host header (set when the request was built) and the TLS server name stay the URL's name, so
-    virtual hosts and certificate checks work as if the client had resolved the name itself.
+    virtual hosts and certificate checks work as if the client had resolved the name itself. Every
+    attempt has its own connection, which lives at most ``deadline`` seconds.
     """
 
-    def __init__(self, **kwargs) -> None:
-        self._inner = httpx.HTTPTransport(**kwargs)
+    def __init__(self, *, verify: ssl.SSLContext | bool = True, deadline: float = 10.0) -> None:
+        self._inner = httpx.HTTPTransport(verify=verify, trust_env=False)
+        # httpx takes no network backend: give its transport a pool that has the deadline one. No
+        # keep-alive, so that a connection (and its deadline) is one attempt's.
+        self._inner._pool = httpcore.ConnectionPool(
+            ssl_context=verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context(verify=verify),
+            max_keepalive_connections=0, network_backend=_DeadlineBackend(deadline))
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         url = parse_target(str(request.url))
@@ -138,5 +197,7 @@ class CheckedTransport(httpx.BaseTransport):
 
 
 def client(*, timeout: float) -> httpx.Client:
-    """An HTTP client for webhook deliveries: checked addresses only, no redirects, no proxies from the environment."""
-    return httpx.Client(transport=CheckedTransport(), timeout=timeout, follow_redirects=False, trust_env=False)
+    """An HTTP client for webhook deliveries: checked addresses only, at most ``timeout`` seconds per attempt,
+    no redirects, no proxies from the environment."""
+    return httpx.Client(transport=CheckedTransport(deadline=timeout), timeout=timeout, follow_redirects=False,
+                        trust_env=False)

@@ -31,17 +31,27 @@ class Endpoint:
     """A local HTTP endpoint recording what it receives, in a log it may share with other endpoints."""
 
     def __init__(self, host: str = "127.0.0.2", port: int = 0, *, arrivals: list | None = None,
-                 body: bytes = b"ok", hold: threading.Event | None = None):
+                 body: bytes = b"ok", hold: threading.Event | None = None, drip: bool = False):
         self.received: list[dict] = []
         self.arrivals = arrivals if arrivals is not None else []
         self.arrived = threading.Event()
         self.hold, self.entered = hold, threading.Event()
+        self.stop = threading.Event()
         endpoint = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802 - the http.server API
                 payload = self.rfile.read(int(self.headers["Content-Length"]))
                 endpoint.entered.set()
+                if drip:  # a header a byte at a time, each well within any per-read timeout
+                    self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+                    while not endpoint.stop.wait(0.2):
+                        try:
+                            self.wfile.write(b"x")
+                            self.wfile.flush()
+                        except OSError:
+                            return
+                    return
                 if endpoint.hold is not None:
                     endpoint.hold.wait(60)
                 endpoint.received.append({"headers": dict(self.headers), "body": payload})
@@ -61,6 +71,7 @@ class Endpoint:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self):
+        self.stop.set()
         if self.hold is not None:
             self.hold.set()
         self.server.shutdown()
@@ -172,6 +183,27 @@ def test_slow_endpoint_cannot_hold_up_other_tenants_deliveries(tenants, endpoint
         slow.hold.set()
         sender.join()
     assert _delivery(wanted).status == "delivered" and _delivery(stuck).status == "delivered"
+
+
+def test_endpoint_answering_a_byte_at_a_time_cannot_hold_the_sender(tenants, endpoints, monkeypatch):
+    (attacker, _), (victim, _) = tenants
+    monkeypatch.setattr(webhooks, "TIMEOUT_SECONDS", 1)  # the whole attempt's allowance, kept short for the test
+    drip = endpoints(drip=True)
+    (dripped,) = _queue_deliveries(_store_webhook(attacker.organization_id, drip.url))
+    receiver = endpoints()
+    (wanted,) = _queue_deliveries(_store_webhook(victim.organization_id, receiver.url))
+
+    sender = threading.Thread(target=webhooks.deliver_due, daemon=True)
+    sender.start()
+    sender.join(60)
+    try:
+        assert not sender.is_alive(), "the sender is still reading the dripping answer"
+    finally:
+        drip.stop.set()
+        sender.join()
+    assert _delivery(wanted).status == "delivered"
+    attempt = _delivery(dripped)
+    assert attempt.status == "pending" and attempt.attempts == 1 and attempt.last_status_code is None
 
 
 @pytest.fixture
