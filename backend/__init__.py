@@ -11,7 +11,6 @@ from datetime import timedelta
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import db, jobs
 from .config import Settings
 from .extensions import MEMORY_LIMITS_URI
 
@@ -44,11 +43,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    db.configure(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
-    from .services import webhooks
+    from .runtime import configure_process
 
-    webhooks.configure(allowed_networks=settings.webhook_allowed_networks)
-    queue = jobs.configure(settings.redis_url)
+    queue = configure_process(settings)
     if settings.periodic_jobs:
         queue.start_periodic()
 

@@ -13,9 +13,11 @@ from .errors import ConcordError
 
 
 def _settings() -> Settings:
+    """Settings from the environment, applied to this process the way create_app applies them."""
+    from .runtime import configure_process
+
     settings = Settings.from_env()
-    db.configure(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
-    jobs.configure(settings.redis_url)
+    configure_process(settings)
     return settings
 
 

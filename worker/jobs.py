@@ -13,6 +13,7 @@ from pathlib import Path
 
 from backend import db, jobs
 from backend.config import Settings
+from backend.runtime import configure_process
 from backend.services import (
     agreement,
     assignments,
@@ -28,12 +29,11 @@ from backend.services import (
 
 
 def _ensure_database() -> None:
+    """A process that did not start through create_app or `concord` gets configured the same way here."""
     try:
         db.get_engine()
     except RuntimeError:
-        settings = Settings.from_env()
-        db.configure(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
-        webhooks.configure(allowed_networks=settings.webhook_allowed_networks)
+        configure_process(Settings.from_env())
 
 
 def import_dataset(job_id: str, dataset_id: int, path: str) -> dict | None:
