@@ -289,18 +289,11 @@ def test_a_token_cannot_change_the_password(user_factory, api_key):
     assert response.status_code == 403
 
 
-def test_deactivating_a_user_ends_its_sessions_at_once(app, user_factory):
-    from click.testing import CliRunner
-
-    from backend.cli import main
-
+def test_deactivating_a_user_ends_its_sessions_at_once(app, user_factory, cli):
     annotator = user_factory("annotator")
     c, _csrf = _login(app, annotator)
     assert c.get("/api/v1/me").status_code == 200
-    result = CliRunner().invoke(main, ["user", "deactivate", annotator.email],
-                                env={"DATABASE_URL": app.config["CONCORD_SETTINGS"].database_url,
-                                     "CONCORD_VAR_DIR": str(app.config["CONCORD_SETTINGS"].var_dir),
-                                     "SECRET_KEY": "test-secret", "CONCORD_PERIODIC_JOBS": "0"})
+    result = cli("user", "deactivate", annotator.email)
     assert result.exit_code == 0, result.output
     assert c.get("/api/v1/me").status_code == 401
     assert accounts.set_active(email=annotator.email, active=True).is_active
