@@ -35,8 +35,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         OPENAPI_URL_PREFIX="/api/v1",
         OPENAPI_JSON_PATH="openapi.json",
         RATELIMIT_STORAGE_URI=settings.redis_url or MEMORY_LIMITS_URI,
-        # An unreachable limit store lets requests through (logged): limits stop abuse, not work.
+        # An unreachable limit store (Redis down) is logged and replaced by an in-process one, so the
+        # login limits keep holding (per process) instead of letting everything through.
         RATELIMIT_SWALLOW_ERRORS=True,
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         RATELIMIT_KEY_PREFIX="concord-limit",
         RATELIMIT_HEADERS_ENABLED=True,
         JSON_SORT_KEYS=False,
@@ -48,6 +50,8 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     webhooks.configure(allowed_networks=settings.webhook_allowed_networks)
     queue = jobs.configure(settings.redis_url)
+    if isinstance(queue, jobs.InProcessQueue):
+        _recover_jobs(queue)
     if settings.periodic_jobs:
         queue.start_periodic()
 
@@ -59,3 +63,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     limiter.init_app(app)
     register_api(app)
     return app
+
+
+def _recover_jobs(queue) -> None:
+    """On the in-process queue, retry or fail the jobs an earlier server process left behind."""
+    try:
+        recovered = queue.recover()
+    except Exception:  # noqa: BLE001 - e.g. a database not migrated yet: the periodic reaper tries again
+        logging.getLogger(__name__).warning("could not recover jobs left by an earlier process", exc_info=True)
+        return
+    if recovered:
+        logging.getLogger(__name__).warning("recovered %d job(s) left by an earlier process", recovered)
