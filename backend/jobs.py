@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -296,7 +296,7 @@ class RQQueues:
 
         for name in QUEUES:
             StartedJobRegistry(queue=self.queue(name)).cleanup(timestamp=at)
-        return flush_outbox()
+        return flush_outbox(None if at is None else datetime.fromtimestamp(at, UTC))
 
     def shutdown(self) -> None:
         self.redis.close()
@@ -339,10 +339,10 @@ def recover(at: float | None = None) -> int:
     return backend().recover(at)
 
 
-def flush_outbox() -> int:
+def flush_outbox(now: datetime | None = None) -> int:
     """Queue the recorded jobs whose enqueue failed (the queue was down). Returns how many."""
     queued = 0
-    for record in job_records.not_enqueued(created_before=utcnow() - OUTBOX_GRACE):
+    for record in job_records.not_enqueued(created_before=(now or utcnow()) - OUTBOX_GRACE):
         try:
             enqueue(record.func, job_id=record.id, queue=record.queue or "default", retries=record.retries,
                     **(record.args or {}))
