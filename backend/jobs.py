@@ -354,11 +354,12 @@ def flush_outbox(now: datetime | None = None) -> int:
     return queued
 
 
-def after_final_failure(job_id: str, *, reason: str, upload_path: str | None = None) -> None:
+def after_final_failure(job_id: str, *, reason: str, upload_path: str | None = None,
+                        code: str = "job_failed") -> None:
     """A job failed for good: fail what it was making (dataset, export) if still unfinished; clean files."""
     try:
         job_records.fail_abandoned(job_id=job_id, reason=reason, export_dir=_export_dir(),
-                                   upload_path=upload_path)
+                                   upload_path=upload_path, code=code)
     except Exception:  # noqa: BLE001 - the failure itself is already logged and raised
         log.exception("could not clean up after job %s", job_id)
 

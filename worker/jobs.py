@@ -64,13 +64,15 @@ def on_job_failure(job, connection, exc_type=None, exc_value=None, tb=None) -> N
 
     abandoned = isinstance(exc_value, AbandonedJobError) or exc_type is AbandonedJobError
     jobs.after_final_failure(job.id, reason=jobs.ABANDONED if abandoned else jobs.FAILED,
+                             code="job_abandoned" if abandoned else "job_failed",
                              upload_path=(job.kwargs or {}).get("path"))
 
 
 def on_job_stopped(job, connection) -> None:
     """RQ's on_stopped callback (`rq` stop-job command): the job ends failed, its files removed."""
     _ensure_database()
-    jobs.after_final_failure(job.id, reason="The job was stopped.", upload_path=(job.kwargs or {}).get("path"))
+    jobs.after_final_failure(job.id, reason="The job was stopped.", code="job_stopped",
+                             upload_path=(job.kwargs or {}).get("path"))
 
 
 def recover_jobs() -> int:

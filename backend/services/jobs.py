@@ -61,12 +61,13 @@ def is_final(*, job_id: str) -> bool:
         return job is None or job.status in ("finished", "failed")
 
 
-def fail_abandoned(*, job_id: str, reason: str, export_dir: Path, upload_path: str | None = None) -> bool:
+def fail_abandoned(*, job_id: str, reason: str, export_dir: Path, upload_path: str | None = None,
+                   code: str = "job_abandoned") -> bool:
     """Fail a job whose runner died (and the dataset or export it was making); remove its files.
 
     Safe to run twice. Returns whether anything was still unfinished.
     """
-    error = {"code": "job_abandoned", "message": reason, "details": {}}
+    error = {"code": code, "message": reason, "details": {}}
     changed = False
     partials: list[Path] = []
     with unit_of_work() as session:

@@ -221,3 +221,24 @@ def test_job_records_shown_to_managers_carry_no_traceback(manager, project_facto
     with read_session() as session:
         stored = session.scalar(select(JobRecord.error).where(JobRecord.id == record.id))
     assert "traceback" not in json.dumps(stored)
+
+
+def test_import_job_that_crashes_on_an_unexpected_error_marks_dataset_failed_and_removes_upload(
+        manager, project_factory, login_as, run_jobs, monkeypatch):
+    def crash(*_args, **_kwargs):
+        raise OSError("device lost")
+
+    monkeypatch.setattr(datasets, "import_rows", crash)
+    project = project_factory()
+    client = login_as(manager)
+    content = "".join(json.dumps({"text": f"item {i} " + "x" * 40}) + "\n" for i in range(200))
+    response = client.post(f"/api/v1/projects/{project.id}/datasets", content_type="multipart/form-data",
+                           data={"file": (io.BytesIO(content.encode()), "big.jsonl")})
+    assert response.status_code == 202, response.json
+    with read_session() as session:
+        upload = Path(session.get(JobRecord, response.json["job"]["id"]).args["path"])
+    run_jobs()
+    assert client.get(f"/api/v1/jobs/{response.json['job']['id']}").json["status"] == "failed"
+    dataset = client.get(f"/api/v1/datasets/{response.json['dataset']['id']}").json
+    assert dataset["status"] == "failed" and dataset["error"]["code"] == "job_failed"
+    assert not upload.exists()
