@@ -222,7 +222,8 @@ class RQQueues:
         from redis import Redis
 
         self.redis_url = redis_url
-        self.redis = Redis.from_url(redis_url)
+        # A Redis host that is down (not refusing) must not hold a request: it answers 503 instead.
+        self.redis = Redis.from_url(redis_url, socket_connect_timeout=5)
 
     def queue(self, name: str):
         from rq import Queue

@@ -177,15 +177,17 @@ def test_webhook_redelivery_answers_503_with_retry_after_when_redis_is_down(mgr,
 
 @pytest.fixture
 def app_with_redis_down(app, settings, monkeypatch):
-    """A second app whose limit store and queue are an unreachable Redis; the session app's limiter is
-    put back after."""
+    """A second app whose limit store and queue are an unreachable Redis; the session app's limiter
+    state is put back after."""
     from backend.extensions import limiter
 
     monkeypatch.setattr(jobs, "_backend", jobs.RQQueues(CLOSED))
+    saved = dict(vars(limiter))  # init_app rebinds the one limiter's storage: put the session's back after
     down = create_app(settings.with_overrides(redis_url=CLOSED))
     down.config.update(TESTING=True)
     yield down
-    limiter.init_app(app)
+    vars(limiter).clear()
+    vars(limiter).update(saved)
 
 
 def test_login_attempts_are_still_limited_when_redis_is_down(app_with_redis_down, user_factory):
