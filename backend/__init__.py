@@ -11,6 +11,7 @@ from datetime import timedelta
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from . import jobs
 from .config import Settings
 from .extensions import MEMORY_LIMITS_URI
 
@@ -35,8 +36,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         OPENAPI_URL_PREFIX="/api/v1",
         OPENAPI_JSON_PATH="openapi.json",
         RATELIMIT_STORAGE_URI=settings.redis_url or MEMORY_LIMITS_URI,
-        # An unreachable limit store lets requests through (logged): limits stop abuse, not work.
+        # An unreachable limit store (Redis down) is logged and replaced by an in-process one, so the
+        # login limits keep holding (per process) instead of letting everything through.
         RATELIMIT_SWALLOW_ERRORS=True,
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         RATELIMIT_KEY_PREFIX="concord-limit",
         RATELIMIT_HEADERS_ENABLED=True,
         JSON_SORT_KEYS=False,
@@ -46,6 +49,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .runtime import configure_process
 
     queue = configure_process(settings)
+    if isinstance(queue, jobs.InProcessQueue):
+        _recover_jobs(queue)
     if settings.periodic_jobs:
         queue.start_periodic()
 
@@ -66,3 +71,14 @@ def trust_proxies(wsgi_app, count: int):
     if count <= 0:
         return wsgi_app
     return ProxyFix(wsgi_app, x_for=count, x_proto=count, x_host=count, x_port=count)
+
+
+def _recover_jobs(queue) -> None:
+    """On the in-process queue, retry or fail the jobs an earlier server process left behind."""
+    try:
+        recovered = queue.recover()
+    except Exception:  # noqa: BLE001 - e.g. a database not migrated yet: the periodic reaper tries again
+        logging.getLogger(__name__).warning("could not recover jobs left by an earlier process", exc_info=True)
+        return
+    if recovered:
+        logging.getLogger(__name__).warning("recovered %d job(s) left by an earlier process", recovered)

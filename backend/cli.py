@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
@@ -112,6 +113,14 @@ def worker(queues: str, burst: bool) -> None:
 
     connection = Redis.from_url(settings.redis_url)
     names = [q.strip() for q in queues.split(",") if q.strip()]
+    # Jobs abandoned by a worker that was killed, and jobs whose enqueue failed: dealt with at start,
+    # then by the periodic worker.jobs.recover_jobs.
+    from worker.jobs import recover_jobs
+
+    try:
+        recover_jobs()
+    except Exception:  # noqa: BLE001 - never keep a worker from starting
+        logging.getLogger(__name__).warning("job recovery at start failed", exc_info=True)
     Worker(names, connection=connection).work(burst=burst, with_scheduler=True)
 
 

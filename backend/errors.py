@@ -57,3 +57,4 @@ class UnsupportedMediaType(ConcordError):
 class ServiceUnavailable(ConcordError):
     status = 503
     code = "service_unavailable"
+    retry_after = 30  # seconds, sent as Retry-After

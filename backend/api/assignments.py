@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Response, request
 
 from .. import jobs
@@ -18,6 +20,7 @@ from ..services.assignments import Actor, NoTask
 from .common import IDEMPOTENCY_PARAM, api_blueprint, errors, idempotent, security
 from .security import auth_required, current_principal
 
+log = logging.getLogger(__name__)
 bp = api_blueprint("assignments", __name__, "Leases of tasks to workers, and the answers that come back.")
 WORKER_HEADER = "X-Concord-Worker"
 REASON_HEADER = "X-Concord-Reason"
@@ -76,8 +79,14 @@ def submit(body, assignment_id: int):
     lease = assignments.submit_answer(assignment_id=assignment_id, actor=_actor(), answer=body["answer"],
                                       active_seconds=body["active_seconds"])
     if lease.batch_completed:
-        # The batch's completion event is committed; start its consensus now rather than at the next tick.
-        jobs.run_soon("worker.jobs.dispatch_events")
+        # The batch's completion event is committed (the outbox); start its consensus now rather than at
+        # the next tick. The answer is stored whatever happens here: with the queue down, the periodic
+        # dispatcher picks the event up once it is back.
+        try:
+            jobs.run_soon("worker.jobs.dispatch_events")
+        except jobs.QueueUnavailable:
+            log.warning("queue unreachable; batch completion of assignment %s is dispatched later",
+                        assignment_id, exc_info=True)
     return lease
 
 
