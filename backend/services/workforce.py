@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from ..db import read_session, unit_of_work
 from ..errors import NotFound, ValidationError
 from ..models import Assignment, Project, Worker, WorkerGroupMember, WorkerQuality, utcnow
-from . import quality
+from . import quality, review
 from .access import Principal, ensure_manage
 from .pagination import Page, paginate
 
@@ -57,7 +57,27 @@ def suspend_worker(*, principal: Principal, project_id: int, worker_id: int, rea
         if row.suspended_at is None:
             project.manual_suspensions += 1
             quality.suspend(session, project, row, reason=reason[:500], actor=principal.actor, now=utcnow())
-        return row
+    settle_suspension(project_id=project_id, worker_id=worker_id)
+    return row
+
+
+def settle_suspension(*, project_id: int, worker_id: int) -> int:
+    """Finish a committed suspension: end the leases it could not lock at once, and leave out of
+    agreement, consensus and pay any answer that raced it. Safe to run twice. Returns leases ended."""
+    now = utcnow()
+    with unit_of_work() as session:
+        row = session.scalar(select(WorkerQuality).where(WorkerQuality.worker_id == worker_id,
+                                                         WorkerQuality.project_id == project_id))
+        if row is None or row.suspended_at is None:
+            return 0
+        # Task locks first (as on the release path); a submit holding one finishes before this goes on.
+        ended = quality.end_leases(session, project_id, worker_id, now=now, skip_locked=False)
+        session.execute(update(Assignment).where(
+            Assignment.project_id == project_id, Assignment.worker_id == worker_id,
+            Assignment.status == "submitted", Assignment.flagged.is_(False)).values(flagged=True))
+        review.reject_for_suspension(session, session.get(Project, project_id), worker_id=worker_id,
+                                     reason=row.suspension_reason or "suspended", now=now)
+        return ended
 
 
 def set_group(*, principal: Principal, name: str, worker_ids: list[int]) -> list[int]:
