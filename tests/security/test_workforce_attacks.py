@@ -2,10 +2,10 @@
 
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from backend.db import read_session, unit_of_work
-from backend.models import Assignment, Project, Task
+from backend.models import Assignment, Project, Task, Worker
 from backend.services import datasets
 from tests.conftest import principal_of
 
@@ -100,3 +100,25 @@ def test_worker_suspended_by_gold_cannot_submit_its_other_lease(project_factory,
     taken = {_claim(honest, project.id).json["task"]["id"] for _ in range(2)}
     assert regular["task"]["id"] in taken
 
+
+def test_vendor_key_cannot_mint_unbounded_workers_with_x_concord_worker(app, monkeypatch, project_factory, manager,
+                                                                         org_factory, api_key):
+    monkeypatch.setitem(app.config, "CONCORD_SETTINGS",
+                        app.config["CONCORD_SETTINGS"].with_overrides(max_new_workers_per_key_per_hour=3))
+    project = project_factory(overlap=10)
+    datasets.import_items(principal=principal_of(manager), project_id=project.id, items=[{"text": "t"}])
+    vendor = org_factory()
+    key = api_key(organization=vendor, scopes=["tasks:work", "projects:read"])
+    for n in range(3):
+        made = _claim(key, project.id, headers={"X-Concord-Worker": f"w{n}"})
+        assert made.status_code == 201
+    refused = _claim(key, project.id, headers={"X-Concord-Worker": "w-extra"})
+    assert refused.status_code == 429 and refused.json["error"]["code"] == "worker_registration_limited"
+    registered = key.post("/api/v1/workers", json={"external_id": "w-extra-2"})
+    assert registered.status_code == 429 and registered.json["error"]["code"] == "worker_registration_limited"
+    with read_session() as session:
+        assert session.scalar(select(func.count(Worker.id)).where(Worker.organization_id == vendor.id)) == 3
+    # Workers it already has keep working; another key of the organization has its own allowance.
+    assert _claim(key, project.id, headers={"X-Concord-Worker": "w0"}).status_code == 200
+    other = api_key(organization=vendor, scopes=["tasks:work", "projects:read"])
+    assert _claim(other, project.id, headers={"X-Concord-Worker": "w-other"}).status_code == 201
