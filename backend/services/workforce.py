@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, or_, select, update
 
 from ..db import read_session, unit_of_work
 from ..errors import NotFound, ValidationError
@@ -81,12 +81,21 @@ def settle_suspension(*, project_id: int, worker_id: int) -> int:
 
 
 def set_group(*, principal: Principal, name: str, worker_ids: list[int]) -> list[int]:
-    """Replace the members of the organization's named group. Raises ValidationError for unknown workers."""
+    """Replace the members of the organization's named group. Raises ValidationError for unknown workers.
+
+    A worker is known to the organization when it is a crowd annotator (no organization), the
+    organization's own, or has worked on its projects. Another tenant's worker is as unknown as an id
+    that does not exist, so the answer tells nothing about other organizations.
+    """
     principal.require_scope("projects:write")
     organization_id = principal.require_organization("Worker groups")
     wanted = sorted(set(worker_ids))
     with unit_of_work() as session:
-        known = set(session.scalars(select(Worker.id).where(Worker.id.in_(wanted))))
+        worked_here = (select(Assignment.worker_id).join(Project, Project.id == Assignment.project_id)
+                       .where(Project.organization_id == organization_id, Assignment.worker_id.in_(wanted)))
+        known = set(session.scalars(select(Worker.id).where(Worker.id.in_(wanted), or_(
+            and_(Worker.organization_id.is_(None), Worker.user_id.is_not(None)),
+            Worker.organization_id == organization_id, Worker.id.in_(worked_here)))))
         missing = [w for w in wanted if w not in known]
         if missing:
             raise ValidationError(f"worker_ids: unknown workers {missing[:10]}",
