@@ -36,7 +36,8 @@ def _actor() -> Actor:
     if principal.role == "organization" and not header:
         principal.require_scope("tasks:work")
         return Actor(vendor_organization_id=principal.organization_id)
-    return Actor(worker_id=workers.acting_worker_id(principal, header, max_new_per_hour=_new_worker_cap()))
+    # Reading, submitting or releasing a lease never registers a worker: an unknown one holds none.
+    return Actor(worker_id=workers.acting_worker_id(principal, header, register=False))
 
 
 @bp.post("/projects/<int:project_id>/assignments")

@@ -60,18 +60,25 @@ def _check_new_worker_quota(session, token_id: int, max_new_per_hour: int) -> No
                               details={"limit_per_hour": max_new_per_hour})
 
 
-def acting_worker_id(principal: Principal, vendor_worker: str | None, *,
-                     max_new_per_hour: int | None = None) -> int:
+def acting_worker_id(principal: Principal, vendor_worker: str | None, *, max_new_per_hour: int | None = None,
+                     register: bool = True) -> int | None:
     """The worker a request acts as: the annotator itself, or a vendor key's named worker.
 
-    Raises Forbidden when the caller cannot work on tasks, ValidationError when a
-    vendor key names no worker, TooManyRequests when the key made too many new workers this hour.
+    A vendor's worker is registered on first use only when ``register`` (claiming a task); otherwise
+    an unknown one is None, and acts on nothing. Raises Forbidden when the caller cannot work on
+    tasks, ValidationError when a vendor key names no worker, TooManyRequests when the key made too
+    many new workers this hour.
     """
     principal.require_scope("tasks:work")
     if principal.role == "organization":
         if not vendor_worker:
             raise ValidationError("An organization key acts for one of its workers: send X-Concord-Worker.",
                                   code="worker_required", details={"fields": {"X-Concord-Worker": ["required"]}})
+        if not register:
+            external_id = _check_external_id(vendor_worker)
+            with read_session() as session:
+                return session.scalar(select(Worker.id).where(Worker.organization_id == principal.organization_id,
+                                                              Worker.external_id == external_id))
         worker, _created = register_vendor_worker(organization_id=principal.organization_id,
                                                   external_id=vendor_worker, token_id=principal.token_id,
                                                   max_new_per_hour=max_new_per_hour)

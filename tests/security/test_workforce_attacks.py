@@ -122,3 +122,25 @@ def test_vendor_key_cannot_mint_unbounded_workers_with_x_concord_worker(app, mon
     assert _claim(key, project.id, headers={"X-Concord-Worker": "w0"}).status_code == 200
     other = api_key(organization=vendor, scopes=["tasks:work", "projects:read"])
     assert _claim(other, project.id, headers={"X-Concord-Worker": "w-other"}).status_code == 201
+
+
+def test_vendor_key_cannot_mint_workers_by_reading_or_submitting_assignments(project_factory, manager, org_factory,
+                                                                            api_key):
+    project = project_factory(overlap=2)
+    datasets.import_items(principal=principal_of(manager), project_id=project.id, items=[{"text": "t"}])
+    vendor = org_factory()
+    key = api_key(organization=vendor, scopes=["tasks:work", "projects:read"])
+    lease = _claim(key, project.id, headers={"X-Concord-Worker": "real"}).json
+    for n, (method, path, body) in enumerate([
+            ("get", f"/api/v1/assignments/{lease['id']}", None),
+            ("post", f"/api/v1/assignments/{lease['id']}/submit", {"answer": {"choice": "pos"}}),
+            ("post", f"/api/v1/assignments/{lease['id']}/release", {})]):
+        kwargs = {"headers": {"X-Concord-Worker": f"ghost-{n}"}}
+        if body is not None:
+            kwargs["json"] = body
+        response = getattr(key, method)(path, **kwargs)
+        assert response.status_code == 404 and response.json["error"]["code"] == "not_found"
+    with read_session() as session:
+        names = session.scalars(select(Worker.external_id).where(Worker.organization_id == vendor.id)).all()
+    assert names == ["real"]
+    assert _submit(key, lease["id"], headers={"X-Concord-Worker": "real"}).status_code == 200
