@@ -50,7 +50,7 @@ def register_vendor_worker(*, organization_id: int, external_id: str, token_id: 
 
 def _check_new_worker_quota(session, token_id: int, max_new_per_hour: int) -> None:
     # The key's row lock serializes its registrations, so concurrent ones cannot all slip under the cap.
-    session.get(ApiToken, token_id, with_for_update={"key_share": True})
+    session.execute(select(ApiToken.id).where(ApiToken.id == token_id).with_for_update(key_share=True))
     since = utcnow() - timedelta(hours=1)
     made = session.scalar(select(func.count(Worker.id)).where(Worker.created_by_token_id == token_id,
                                                               Worker.created_at > since))
