@@ -161,6 +161,12 @@ def claim_next_task(*, principal: Principal, project_id: int, worker_id: int) ->
         task = pick_task(session, batch_ids=list(batch_rates), worker_id=worker_id, now=now)
         if task is None:
             return NoTask("no_task_available", f"No open task for you in project {project_id} right now.")
+        if standing is not None:
+            # Re-read under the standing's lock: a suspension committed since the check above is seen here,
+            # so no lease is granted after it (the lock order stays worker, task, standing).
+            reason = quality.suspension_reason(session, project_id, worker_id)
+            if reason is not None:
+                return NoTask("suspended", reason)
         gold = standing is not None and quality.wants_gold(project, standing)
         if gold:
             # A control task takes this turn; the regular task found above stays unleased (its lock
