@@ -19,7 +19,7 @@ leases under the task lock; a periodic job sweeps the rest.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy import LABEL_STYLE_TABLENAME_PLUS_COL, Integer, bindparam, insert, select, text, update
@@ -271,8 +271,9 @@ def submit_answer(*, assignment_id: int, actor: Actor, answer: Any,
                   active_seconds: int | None = None) -> Lease:
     """Record the worker's answer. Safe to retry with the same answer.
 
-    Raises NotFound (not the worker's), ValidationError (answer does not fit the
-    schema), Conflict (a different answer was already given, the assignment was
+    Raises NotFound (not the worker's), Forbidden (worker_suspended: the worker is
+    suspended from the project; its live leases end), ValidationError (answer does
+    not fit the schema), Conflict (a different answer was already given, the assignment was
     released, or the lease expired and the task needs no more answers).
     """
     # PostgreSQL, a worker acting for itself (the common case): fewer round trips, the same checks.
@@ -361,7 +362,8 @@ def submit_answer(*, assignment_id: int, actor: Actor, answer: Any,
     return lease
 
 
-def _refuse_if_suspended(session: Session, project_id: int, worker_id: int, assignment_id: int, now) -> None:
+def _refuse_if_suspended(session: Session, project_id: int, worker_id: int, assignment_id: int,
+                         now: datetime) -> None:
     """Refuse an answer from a worker suspended from the project (a retry of one it gave before the
     suspension still replays). Its live leases end first, and that is committed before the refusal."""
     reason = quality.suspension_reason(session, project_id, worker_id)
