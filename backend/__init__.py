@@ -9,8 +9,9 @@ import logging
 from datetime import timedelta
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import db, jobs
+from . import jobs
 from .config import Settings
 from .extensions import MEMORY_LIMITS_URI
 
@@ -35,19 +36,21 @@ def create_app(settings: Settings | None = None) -> Flask:
         OPENAPI_URL_PREFIX="/api/v1",
         OPENAPI_JSON_PATH="openapi.json",
         RATELIMIT_STORAGE_URI=settings.redis_url or MEMORY_LIMITS_URI,
-        # An unreachable limit store lets requests through (logged): limits stop abuse, not work.
+        # An unreachable limit store (Redis down) is logged and replaced by an in-process one, so the
+        # login limits keep holding (per process) instead of letting everything through.
         RATELIMIT_SWALLOW_ERRORS=True,
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         RATELIMIT_KEY_PREFIX="concord-limit",
         RATELIMIT_HEADERS_ENABLED=True,
         JSON_SORT_KEYS=False,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    db.configure(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
-    from .services import webhooks
+    from .runtime import configure_process
 
-    webhooks.configure(allowed_networks=settings.webhook_allowed_networks)
-    queue = jobs.configure(settings.redis_url)
+    queue = configure_process(settings)
+    if isinstance(queue, jobs.InProcessQueue):
+        _recover_jobs(queue)
     if settings.periodic_jobs:
         queue.start_periodic()
 
@@ -58,4 +61,24 @@ def create_app(settings: Settings | None = None) -> Flask:
     login_manager.init_app(app)
     limiter.init_app(app)
     register_api(app)
+    app.wsgi_app = trust_proxies(app.wsgi_app, settings.proxy_count)
     return app
+
+
+def trust_proxies(wsgi_app, count: int):
+    """Trust exactly ``count`` reverse proxies (CONCORD_PROXY_COUNT): the client's address is the one
+    the nearest of them saw, and a client cannot pick its own by sending X-Forwarded-For."""
+    if count <= 0:
+        return wsgi_app
+    return ProxyFix(wsgi_app, x_for=count, x_proto=count, x_host=count, x_port=count)
+
+
+def _recover_jobs(queue) -> None:
+    """On the in-process queue, retry or fail the jobs an earlier server process left behind."""
+    try:
+        recovered = queue.recover()
+    except Exception:  # noqa: BLE001 - e.g. a database not migrated yet: the periodic reaper tries again
+        logging.getLogger(__name__).warning("could not recover jobs left by an earlier process", exc_info=True)
+        return
+    if recovered:
+        logging.getLogger(__name__).warning("recovered %d job(s) left by an earlier process", recovered)

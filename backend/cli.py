@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
@@ -13,9 +14,11 @@ from .errors import ConcordError
 
 
 def _settings() -> Settings:
+    """Settings from the environment, applied to this process the way create_app applies them."""
+    from .runtime import configure_process
+
     settings = Settings.from_env()
-    db.configure(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
-    jobs.configure(settings.redis_url)
+    configure_process(settings)
     return settings
 
 
@@ -110,6 +113,14 @@ def worker(queues: str, burst: bool) -> None:
 
     connection = Redis.from_url(settings.redis_url)
     names = [q.strip() for q in queues.split(",") if q.strip()]
+    # Jobs abandoned by a worker that was killed, and jobs whose enqueue failed: dealt with at start,
+    # then by the periodic worker.jobs.recover_jobs.
+    from worker.jobs import recover_jobs
+
+    try:
+        recover_jobs()
+    except Exception:  # noqa: BLE001 - never keep a worker from starting
+        logging.getLogger(__name__).warning("job recovery at start failed", exc_info=True)
     Worker(names, connection=connection).work(burst=burst, with_scheduler=True)
 
 
@@ -168,6 +179,36 @@ def user_create(email: str, password: str, role: str, organization: str | None) 
     except ConcordError as exc:
         _fail(exc)
     click.echo(f"user {account.id}: {account.email} ({account.role})")
+
+
+@user.command("set-password")
+@click.argument("email")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def user_set_password(email: str, password: str) -> None:
+    """Reset a user's password; every browser session of the user ends."""
+    from .services import accounts
+
+    _settings()
+    try:
+        accounts.set_password(email=email, password=password)
+    except ConcordError as exc:
+        _fail(exc)
+    click.echo(f"password changed for {email}; its sessions ended")
+
+
+@user.command("deactivate")
+@click.argument("email")
+@click.option("--reactivate", is_flag=True, help="Let the user log in again.")
+def user_deactivate(email: str, reactivate: bool) -> None:
+    """Stop a user: its sessions end at once and its tokens stop working."""
+    from .services import accounts
+
+    _settings()
+    try:
+        account = accounts.set_active(email=email, active=reactivate)
+    except ConcordError as exc:
+        _fail(exc)
+    click.echo(f"user {account.email} {'reactivated' if reactivate else 'deactivated'}")
 
 
 @main.group()

@@ -71,6 +71,11 @@ class Settings:
     # Per key (or per address without one): stops abuse, lets a busy integration run at full speed.
     api_rate_limit: str = "100 per second;6000 per minute"
     token_rate_limit: str = "10 per minute"
+    # How many reverse proxies in front of Concord to trust for X-Forwarded-For/-Proto/-Host
+    # (Werkzeug's ProxyFix). 0: none, the socket's address is the client's.
+    proxy_count: int = 0
+    # New vendor workers (X-Concord-Worker, POST /workers) one organization key may create in an hour.
+    max_new_workers_per_key_per_hour: int = 1000
     # Private networks webhooks may still target (comma-separated CIDRs); none by default.
     webhook_allowed_networks: str = ""
     sqlite_busy_timeout_ms: int = 30_000
@@ -128,6 +133,8 @@ class Settings:
             login_rate_limit=env.get("CONCORD_LOGIN_RATE_LIMIT", "10 per minute"),
             api_rate_limit=env.get("CONCORD_API_RATE_LIMIT", "100 per second;6000 per minute"),
             token_rate_limit=env.get("CONCORD_TOKEN_RATE_LIMIT", "10 per minute"),
+            proxy_count=_int(env, "CONCORD_PROXY_COUNT", 0),
+            max_new_workers_per_key_per_hour=_int(env, "CONCORD_MAX_NEW_WORKERS_PER_KEY_PER_HOUR", 1000),
             webhook_allowed_networks=env.get("CONCORD_WEBHOOK_ALLOWED_NETWORKS", ""),
             periodic_jobs=env.get("CONCORD_PERIODIC_JOBS", "1") not in ("0", "false", "no"),
             extra=extra,

@@ -54,6 +54,12 @@ class UnsupportedMediaType(ConcordError):
     code = "unsupported_media_type"
 
 
+class TooManyRequests(ConcordError):
+    status = 429
+    code = "rate_limited"
+
+
 class ServiceUnavailable(ConcordError):
     status = 503
     code = "service_unavailable"
+    retry_after = 30  # seconds, sent as Retry-After

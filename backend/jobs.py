@@ -12,14 +12,17 @@ import importlib
 import logging
 import os
 import secrets
+import socket
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from .errors import ConcordError
+from .errors import ConcordError, ServiceUnavailable
+from .models import utcnow
 from .services import jobs as job_records
 
 log = logging.getLogger(__name__)
@@ -36,7 +39,29 @@ PERIODIC_JOBS: tuple[tuple[str, str, int], ...] = (
     ("worker.jobs.auto_approve_answers", "default", 60),
     ("worker.jobs.refresh_fair_pay", "default", 3600),
     ("worker.jobs.purge_idempotency_keys", "default", 3600),
+    ("worker.jobs.recover_jobs", "default", 60),
 )
+
+# A job recorded this long ago whose enqueue never succeeded is queued again by the reaper
+# (shorter would race the request that is still enqueueing it; running twice is safe anyway).
+OUTBOX_GRACE = timedelta(seconds=60)
+
+ABANDONED = "The worker running this job stopped before it ended (killed or crashed); start it again."
+RESTARTED = "The server restarted while this job ran; start it again."
+FAILED = "The job failed; see the server log for the cause."
+
+
+class QueueUnavailable(ServiceUnavailable):
+    """The job queue (Redis) cannot be reached; the job stays recorded and is queued once it is back."""
+
+    code = "queue_unavailable"
+    retry_after = 30
+
+
+def _export_dir() -> Path:
+    from .config import Settings
+
+    return Settings.from_env().export_dir
 
 
 def new_job_id() -> str:
@@ -60,6 +85,7 @@ class InProcessQueue:
     redis_url = None
 
     def __init__(self, workers: int = 2):
+        self.runner = f"inproc:{socket.gethostname()}:{os.getpid()}"
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="concord-job")
         self._futures: set[Future] = set()
         self._lock = threading.Lock()
@@ -111,6 +137,7 @@ class InProcessQueue:
                 except Exception:
                     if attempt + 1 == attempts:
                         log.exception("job %s (%s) failed", job_id, func)
+                        after_final_failure(job_id, reason=FAILED, upload_path=kwargs.get("path"))
                         raise
                     time.sleep(min(2**attempt, 30))
             return None
@@ -148,9 +175,42 @@ class InProcessQueue:
     def ping(self) -> bool:
         return not self._executor._shutdown
 
+    def recover(self, at: float | None = None) -> int:
+        """Retry or fail the jobs that in-process runners on this host left behind when they ended.
+
+        A job left queued is queued here again; one left started (the process died mid-way) is failed
+        with a reason and its files removed. Jobs of runners still alive are left to them.
+        """
+        prefix = self.runner.rpartition(":")[0] + ":"
+        count = 0
+        for record in job_records.unfinished_on(runner_prefix=prefix):
+            pid = record.runner.rpartition(":")[2]
+            if record.runner == self.runner or (pid.isdigit() and _alive(int(pid))):
+                continue
+            if record.status == "queued" and record.func:
+                log.warning("job %s was left queued by %s; queueing it again", record.id, record.runner)
+                job_records.mark_enqueued(job_id=record.id, runner=self.runner)
+                self.enqueue(record.func, job_id=record.id, queue=record.queue or "default",
+                             kwargs=dict(record.args or {}), retries=record.retries)
+            else:
+                log.warning("job %s was left %s by %s; failing it", record.id, record.status, record.runner)
+                job_records.fail_abandoned(job_id=record.id, reason=RESTARTED, export_dir=_export_dir())
+            count += 1
+        return count
+
     def shutdown(self) -> None:
         self._stop.set()
         self._executor.shutdown(wait=True, cancel_futures=False)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class RQQueues:
@@ -162,7 +222,8 @@ class RQQueues:
         from redis import Redis
 
         self.redis_url = redis_url
-        self.redis = Redis.from_url(redis_url)
+        # A Redis host that is down (not refusing) must not hold a request: it answers 503 instead.
+        self.redis = Redis.from_url(redis_url, socket_connect_timeout=5)
 
     def queue(self, name: str):
         from rq import Queue
@@ -171,12 +232,16 @@ class RQQueues:
 
     def enqueue(self, func: str, *, job_id: str, queue: str, kwargs: dict, retries: int = 0,
                 timeout: int | None = None) -> None:
-        from rq import Retry
+        from rq import Callback, Retry
 
         retry = Retry(max=retries, interval=[5, 30, 120][:retries] or None) if retries else None
+        # The callbacks also run when RQ finds the job abandoned (its worker and work horse died):
+        # StartedJobRegistry.cleanup() calls on_failure with AbandonedJobError.
         self.queue(queue).enqueue(func, job_id=job_id, kwargs={"job_id": job_id, **kwargs}, retry=retry,
                                   job_timeout=timeout or 3600, result_ttl=7 * 24 * 3600,
-                                  failure_ttl=7 * 24 * 3600)
+                                  failure_ttl=7 * 24 * 3600,
+                                  on_failure=Callback("worker.jobs.on_job_failure"),
+                                  on_stopped=Callback("worker.jobs.on_job_stopped"))
 
     def _current(self):
         from rq import get_current_job
@@ -197,6 +262,9 @@ class RQQueues:
             return Job.fetch(job_id, connection=self.redis).meta.get("progress")
         except NoSuchJobError:
             return None
+        except Exception:  # noqa: BLE001 - Redis down: the database's record is the answer
+            log.warning("live progress of job %s unavailable", job_id, exc_info=True)
+            return None
 
     def retries_left(self) -> int:
         job = self._current()
@@ -214,6 +282,22 @@ class RQQueues:
     def start_periodic(self, *_args, **_kwargs) -> None:
         """On RQ the periodic jobs belong to `concord cron`, not to API processes."""
         return None
+
+    def recover(self, at: float | None = None) -> int:
+        """Hand abandoned jobs to RQ's own cleanup, then queue the jobs whose enqueue failed.
+
+        A started job is abandoned once its worker missed its heartbeat deadline (RQ: the job
+        monitoring interval plus 60 seconds); ``at`` (a Unix time) judges as if it were then.
+
+        StartedJobRegistry.cleanup() finds jobs whose worker stopped heartbeating and runs their
+        on_failure callback (worker.jobs.on_job_failure), which fails the job record, the dataset or
+        export, and removes the files; RQ retries the job if it has retries left.
+        """
+        from rq.registry import StartedJobRegistry
+
+        for name in QUEUES:
+            StartedJobRegistry(queue=self.queue(name)).cleanup(timestamp=at)
+        return flush_outbox(None if at is None else datetime.fromtimestamp(at, UTC))
 
     def shutdown(self) -> None:
         self.redis.close()
@@ -245,6 +329,42 @@ def backend() -> InProcessQueue | RQQueues:
     return _backend
 
 
+def require_queue() -> None:
+    """Raise QueueUnavailable (503 with Retry-After) when the job queue cannot be reached."""
+    if not backend().ping():
+        raise QueueUnavailable("The job queue is unreachable; try again shortly.")
+
+
+def recover(at: float | None = None) -> int:
+    """Deal with abandoned jobs and the outbox (periodic, and when a worker or the server starts)."""
+    return backend().recover(at)
+
+
+def flush_outbox(now: datetime | None = None) -> int:
+    """Queue the recorded jobs whose enqueue failed (the queue was down). Returns how many."""
+    queued = 0
+    for record in job_records.not_enqueued(created_before=(now or utcnow()) - OUTBOX_GRACE):
+        try:
+            enqueue(record.func, job_id=record.id, queue=record.queue or "default", retries=record.retries,
+                    **(record.args or {}))
+        except Exception:  # noqa: BLE001 - still down: try again next time
+            log.warning("job %s still cannot be queued", record.id, exc_info=True)
+            break
+        job_records.mark_enqueued(job_id=record.id, runner=getattr(backend(), "runner", None))
+        queued += 1
+    return queued
+
+
+def after_final_failure(job_id: str, *, reason: str, upload_path: str | None = None,
+                        code: str = "job_failed") -> None:
+    """A job failed for good: fail what it was making (dataset, export) if still unfinished; clean files."""
+    try:
+        job_records.fail_abandoned(job_id=job_id, reason=reason, export_dir=_export_dir(),
+                                   upload_path=upload_path, code=code)
+    except Exception:  # noqa: BLE001 - the failure itself is already logged and raised
+        log.exception("could not clean up after job %s", job_id)
+
+
 def enqueue(func: str, *, job_id: str, queue: str = "default", retries: int = 0, timeout: int | None = None,
             **kwargs: Any) -> str:
     """Queue ``worker.jobs`` function ``func``. Call only after the work's transaction committed."""
@@ -266,13 +386,16 @@ def record_and_enqueue(job_id: str, func: str, *, kind: str, organization_id: in
                        args: dict[str, Any] | None = None):
     """Like start_job, for a job id chosen beforehand (when another row refers to it)."""
     record = job_records.record_job(job_id=job_id, kind=kind, organization_id=organization_id,
-                                    project_id=project_id)
+                                    project_id=project_id, func=func, queue=queue, args=args or {},
+                                    retries=retries, runner=getattr(backend(), "runner", None))
     try:
         enqueue(func, job_id=job_id, queue=queue, retries=retries, **(args or {}))
     except Exception as exc:
-        job_records.mark_failed(job_id=job_id, error={"code": "queue_unavailable", "message": str(exc),
-                                                      "details": {}})
-        raise
+        # The record stays queued: it is the outbox entry, queued by flush_outbox once the queue is back.
+        log.warning("job %s (%s) could not be queued; it stays in the outbox", job_id, func, exc_info=True)
+        raise QueueUnavailable("The job queue is unreachable; the job is recorded and starts once it is back.",
+                               details={"job_id": job_id}) from exc
+    job_records.mark_enqueued(job_id=job_id, runner=getattr(backend(), "runner", None))
     return record
 
 
@@ -282,7 +405,11 @@ def run_soon(func: str) -> None:
     if isinstance(queue, InProcessQueue):
         queue._submit(_resolve(func))
     else:
-        queue.queue("default").enqueue(func, job_timeout=600, result_ttl=600)
+        try:
+            queue.queue("default").enqueue(func, job_timeout=600, result_ttl=600)
+        except Exception as exc:
+            raise QueueUnavailable("The job queue is unreachable; the work is recorded and runs once it is back.") \
+                from exc
 
 
 def report_progress(job_id: str, fraction: float) -> None:
@@ -301,9 +428,10 @@ def run_tracked(job_id: str, work: Callable[[Callable[[float], None]], dict | No
         raise
     except Exception as exc:
         final = backend().retries_left() == 0
+        # The traceback goes to the log only; managers see a short reason.
+        log.exception("job %s failed", job_id)
         job_records.mark_failed(job_id=job_id, final=final, error={
-            "code": "job_error", "message": f"{type(exc).__name__}: {exc}",
-            "details": {"traceback": traceback.format_exc(limit=5)}})
+            "code": "job_error", "message": FAILED, "details": {"exception": type(exc).__name__}})
         raise
     job_records.mark_finished(job_id=job_id, result=result)
     return result
@@ -317,6 +445,6 @@ def job_status(job_id: str, record) -> dict:
         if live is not None:
             progress = live
     return {"id": record.id, "kind": record.kind, "status": record.status, "progress": progress,
-            "result": record.result, "error": record.error, "project_id": record.project_id,
+            "result": record.result, "error": job_records.public_error(record.error), "project_id": record.project_id,
             "created_at": record.created_at, "started_at": record.started_at,
             "finished_at": record.finished_at}

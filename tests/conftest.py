@@ -42,7 +42,8 @@ def _reset_postgres(url: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def settings(tmp_path_factory) -> Settings:
+def settings_env(tmp_path_factory) -> dict[str, str]:
+    """The environment the suite's settings are read from (a CLI run in the suite reads the same)."""
     var_dir = tmp_path_factory.mktemp("var")
     if TEST_DATABASE_URL:
         url = normalise_database_url(TEST_DATABASE_URL)
@@ -61,7 +62,12 @@ def settings(tmp_path_factory) -> Settings:
            "CONCORD_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.2/32"}
     if TEST_REDIS_URL:
         env["REDIS_URL"] = TEST_REDIS_URL
-    return Settings.from_env(env)
+    return env
+
+
+@pytest.fixture(scope="session")
+def settings(settings_env) -> Settings:
+    return Settings.from_env(settings_env)
 
 
 @pytest.fixture(scope="session")
@@ -116,6 +122,25 @@ def _clean(request):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def cli(app, settings_env, monkeypatch):
+    """Run a ``concord`` command in this process, with the suite's settings."""
+    from click.testing import CliRunner
+
+    from backend.cli import main
+
+    # The commands configure this process's queue; give the suite its own back afterwards.
+    monkeypatch.setattr(jobs, "_backend", jobs.backend())
+    for name, value in settings_env.items():
+        monkeypatch.setenv(name, value)
+    runner = CliRunner()
+
+    def run(*args):
+        return runner.invoke(main, list(args), catch_exceptions=False)
+
+    return run
 
 
 @pytest.fixture

@@ -1,27 +1,4 @@
-import pytest
-from click.testing import CliRunner
 
-from backend.cli import main
-
-
-@pytest.fixture
-def cli(app, settings, monkeypatch):
-    from backend import jobs
-
-    # The commands configure this process's queue; give the suite its own back afterwards.
-    monkeypatch.setattr(jobs, "_backend", jobs.backend())
-    monkeypatch.setenv("DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("CONCORD_VAR_DIR", str(settings.var_dir))
-    monkeypatch.setenv("SECRET_KEY", "test-secret")
-    if settings.redis_url:
-        monkeypatch.setenv("REDIS_URL", settings.redis_url)
-    runner = CliRunner()
-
-    def run(*args):
-        result = runner.invoke(main, list(args), catch_exceptions=False)
-        return result
-
-    return run
 
 
 def test_org_user_and_tokens_from_the_command_line(cli, client):

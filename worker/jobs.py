@@ -13,6 +13,7 @@ from pathlib import Path
 
 from backend import db, jobs
 from backend.config import Settings
+from backend.runtime import configure_process
 from backend.services import (
     agreement,
     assignments,
@@ -28,12 +29,11 @@ from backend.services import (
 
 
 def _ensure_database() -> None:
+    """A process that did not start through create_app or `concord` gets configured the same way here."""
     try:
         db.get_engine()
     except RuntimeError:
-        settings = Settings.from_env()
-        db.configure(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
-        webhooks.configure(allowed_networks=settings.webhook_allowed_networks)
+        configure_process(Settings.from_env())
 
 
 def import_dataset(job_id: str, dataset_id: int, path: str) -> dict | None:
@@ -51,6 +51,35 @@ def import_dataset(job_id: str, dataset_id: int, path: str) -> dict | None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
     return result
+
+
+def on_job_failure(job, connection, exc_type=None, exc_value=None, tb=None) -> None:
+    """RQ's on_failure callback: also run by StartedJobRegistry.cleanup() for an abandoned job (its
+    worker and work horse died: AbandonedJobError). Unless RQ retries the job, fail its record and the
+    dataset or export it was making, and remove its upload and partial files. Safe to run twice."""
+    if job.retries_left:
+        return
+    _ensure_database()
+    from rq.exceptions import AbandonedJobError
+
+    abandoned = isinstance(exc_value, AbandonedJobError) or exc_type is AbandonedJobError
+    jobs.after_final_failure(job.id, reason=jobs.ABANDONED if abandoned else jobs.FAILED,
+                             code="job_abandoned" if abandoned else "job_failed",
+                             upload_path=(job.kwargs or {}).get("path"))
+
+
+def on_job_stopped(job, connection) -> None:
+    """RQ's on_stopped callback (`rq` stop-job command): the job ends failed, its files removed."""
+    _ensure_database()
+    jobs.after_final_failure(job.id, reason="The job was stopped.", code="job_stopped",
+                             upload_path=(job.kwargs or {}).get("path"))
+
+
+def recover_jobs() -> int:
+    """Fail (or let RQ retry) abandoned jobs and queue jobs whose enqueue failed (periodic; also when
+    `concord worker` and the embedded server start)."""
+    _ensure_database()
+    return jobs.recover()
 
 
 def expire_leases() -> int:
@@ -100,13 +129,16 @@ def _dispatch() -> int:
     started = deliveries = 0
     for event, organization_id in events.undispatched():
         if event.kind == "batch.completed":
-            jobs.start_job("worker.jobs.run_consensus", kind="consensus", organization_id=organization_id,
-                           project_id=event.project_id, queue="consensus", retries=2,
-                           args={"project_id": event.project_id, "batch_ids": [event.batch_id]})
+            # A QueueUnavailable leaves the job recorded in the outbox; flush_outbox queues it later.
+            with contextlib.suppress(jobs.QueueUnavailable):
+                jobs.start_job("worker.jobs.run_consensus", kind="consensus", organization_id=organization_id,
+                               project_id=event.project_id, queue="consensus", retries=2,
+                               args={"project_id": event.project_id, "batch_ids": [event.batch_id]})
         deliveries += events.mark_dispatched(event_id=event.id, organization_id=organization_id)
         started += 1
     if deliveries:
-        jobs.run_soon("worker.jobs.deliver_webhooks")
+        with contextlib.suppress(jobs.QueueUnavailable):  # the periodic deliverer sends them anyway
+            jobs.run_soon("worker.jobs.deliver_webhooks")
     return started
 
 

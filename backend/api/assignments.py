@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Response, request
+import logging
+
+from flask import Response, current_app, request
 
 from .. import jobs
 from ..errors import Forbidden
@@ -18,6 +20,7 @@ from ..services.assignments import Actor, NoTask
 from .common import IDEMPOTENCY_PARAM, api_blueprint, errors, idempotent, security
 from .security import auth_required, current_principal
 
+log = logging.getLogger(__name__)
 bp = api_blueprint("assignments", __name__, "Leases of tasks to workers, and the answers that come back.")
 WORKER_HEADER = "X-Concord-Worker"
 REASON_HEADER = "X-Concord-Reason"
@@ -26,13 +29,18 @@ _WORKER_PARAM = {"in": "header", "name": WORKER_HEADER, "required": False, "sche
                  "description": "Organization keys: the vendor's own id of the worker to act for."}
 
 
+def _new_worker_cap() -> int:
+    return current_app.config["CONCORD_SETTINGS"].max_new_workers_per_key_per_hour
+
+
 def _actor() -> Actor:
     principal = current_principal()
     header = request.headers.get(WORKER_HEADER)
     if principal.role == "organization" and not header:
         principal.require_scope("tasks:work")
         return Actor(vendor_organization_id=principal.organization_id)
-    return Actor(worker_id=workers.acting_worker_id(principal, header))
+    # Reading, submitting or releasing a lease never registers a worker: an unknown one holds none.
+    return Actor(worker_id=workers.acting_worker_id(principal, header, register=False))
 
 
 @bp.post("/projects/<int:project_id>/assignments")
@@ -42,11 +50,12 @@ def _actor() -> Actor:
 @bp.alt_response(204, description=f"Nothing for this worker now; {REASON_HEADER} says why (a code), "
                                   f"{MESSAGE_HEADER} in words")
 @bp.doc(security=security("tasks:work"), parameters=[_WORKER_PARAM])
-@errors(bp, 401, 403, 404, 422)
+@errors(bp, 401, 403, 404, 422, 429)
 def claim(project_id: int):
     """Lease the next task of a project to the calling worker."""
     principal = current_principal()
-    worker_id = workers.acting_worker_id(principal, request.headers.get(WORKER_HEADER))
+    worker_id = workers.acting_worker_id(principal, request.headers.get(WORKER_HEADER),
+                                         max_new_per_hour=_new_worker_cap())
     result = assignments.claim_next_task(principal=principal, project_id=project_id, worker_id=worker_id)
     if isinstance(result, NoTask):
         # The message is for people (a labeling client shows it); header values must be latin-1.
@@ -76,8 +85,14 @@ def submit(body, assignment_id: int):
     lease = assignments.submit_answer(assignment_id=assignment_id, actor=_actor(), answer=body["answer"],
                                       active_seconds=body["active_seconds"])
     if lease.batch_completed:
-        # The batch's completion event is committed; start its consensus now rather than at the next tick.
-        jobs.run_soon("worker.jobs.dispatch_events")
+        # The batch's completion event is committed (the outbox); start its consensus now rather than at
+        # the next tick. The answer is stored whatever happens here: with the queue down, the periodic
+        # dispatcher picks the event up once it is back.
+        try:
+            jobs.run_soon("worker.jobs.dispatch_events")
+        except jobs.QueueUnavailable:
+            log.warning("queue unreachable; batch completion of assignment %s is dispatched later",
+                        assignment_id, exc_info=True)
     return lease
 
 
@@ -99,12 +114,13 @@ def release(body, assignment_id: int):
 @bp.response(201, WorkerSchema, description="Registered")
 @bp.alt_response(200, schema=WorkerSchema, description="Already registered")
 @bp.doc(security=security("tasks:work"), parameters=[IDEMPOTENCY_PARAM])
-@errors(bp, 401, 403, 422)
+@errors(bp, 401, 403, 422, 429)
 def register_worker(body):
     """Register one of a vendor's own workers (organization keys). Workers are also registered on first use."""
     principal = current_principal()
     if principal.role != "organization":
         raise Forbidden("Only organization keys register their own workers.")
     worker, created = workers.register_vendor_worker(organization_id=principal.organization_id,
-                                                     external_id=body["external_id"])
+                                                     external_id=body["external_id"], token_id=principal.token_id,
+                                                     max_new_per_hour=_new_worker_cap())
     return worker, 201 if created else 200

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from flask import current_app, request, session
-from flask_login import login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 
+from ..errors import Forbidden
 from ..extensions import limiter
-from ..schemas.accounts import LoginSchema, MeSchema
+from ..schemas.accounts import LoginSchema, MeSchema, PasswordChangeSchema
 from ..services import accounts
 from .common import api_blueprint, errors, security
 from .security import SessionUser, auth_required, csrf_token, current_principal
@@ -16,6 +17,12 @@ bp = api_blueprint("auth", __name__, "Browser sessions and the caller's identity
 
 def _login_limit() -> str:
     return current_app.config["CONCORD_SETTINGS"].login_rate_limit
+
+
+def _login_address_key() -> str:
+    # The caller's address alone (behind CONCORD_PROXY_COUNT trusted proxies, the client's):
+    # headers such as Authorization must not give an attacker a fresh budget per attempt.
+    return f"login-address:{request.remote_addr or 'unknown'}"
 
 
 def _login_account_key() -> str:
@@ -41,7 +48,7 @@ def _me_body(principal, user=None) -> dict:
 
 
 @bp.post("/auth/login")
-@limiter.limit(_login_limit)
+@limiter.limit(_login_limit, key_func=_login_address_key)
 @limiter.limit(_login_limit, key_func=_login_account_key)
 @bp.arguments(LoginSchema)
 @bp.response(200, MeSchema)
@@ -50,7 +57,8 @@ def login(credentials):
     """Start a browser session. Rate limited per address and per account."""
     user = accounts.authenticate(email=credentials["email"], password=credentials["password"])
     session.clear()
-    login_user(SessionUser(user))
+    secret = accounts.start_session(user_id=user.id, lifetime=current_app.permanent_session_lifetime)
+    login_user(SessionUser(user, secret))
     return _me_body(accounts.principal_for_user(user), user)
 
 
@@ -60,9 +68,27 @@ def login(credentials):
 @bp.doc(security=security(None))
 @errors(bp, 401, 403)
 def logout():
-    """End the browser session."""
+    """End the browser session, server-side: a saved copy of the cookie stops working too."""
+    if current_user.is_authenticated:
+        accounts.end_session(secret=current_user.session_secret)
     logout_user()
     session.clear()
+
+
+@bp.post("/me/password")
+@limiter.limit(_login_limit)  # per session: a stolen cookie cannot guess the current password quickly
+@auth_required()
+@bp.arguments(PasswordChangeSchema)
+@bp.response(204)
+@bp.doc(security=security(None))
+@errors(bp, 401, 403, 422, 429)
+def change_password(body):
+    """Change the caller's password. Every other browser session of the user ends; this one stays."""
+    principal = current_principal()
+    if principal.via != "session":
+        raise Forbidden("Change a password from a browser session, not with a token.", code="session_required")
+    accounts.change_password(user_id=principal.user_id, current_password=body["current_password"],
+                             new_password=body["new_password"], keep_session=current_user.session_secret)
 
 
 @bp.get("/me")

@@ -86,7 +86,8 @@ def upload_dataset(project_id: int):
             return dataset
         job_id = jobs.new_job_id()
         dataset, job = datasets.queue_file_import(principal=principal, project_id=project_id, fmt=fmt,
-                                             filename=upload.filename, batch_size=batch_size, job_id=job_id)
+                                             filename=upload.filename, batch_size=batch_size, job_id=job_id,
+                                             path=path, runner=getattr(jobs.backend(), "runner", None))
         try:
             jobs.enqueue("worker.jobs.import_dataset", job_id=job_id, queue="imports",
                          dataset_id=dataset.id, path=str(path))
@@ -94,6 +95,7 @@ def upload_dataset(project_id: int):
             datasets.discard_dataset(dataset_id=dataset.id)
             raise ServiceUnavailable("The job queue is unreachable; nothing was imported.") from exc
         queued = True
+        jobs.job_records.mark_enqueued(job_id=job_id, runner=getattr(jobs.backend(), "runner", None))
         accepted = DatasetAcceptedSchema().dump({"job": jobs.job_status(job_id, job), "dataset": dataset})
         return make_response(jsonify(accepted), 202)
     finally:

@@ -72,7 +72,9 @@ def handle_http_exception(error: HTTPException):
 
 
 def handle_concord_error(error: ConcordError):
-    return error_response(error.status, error.code, error.message, error.details)
+    retry_after = getattr(error, "retry_after", None)
+    headers = [("Retry-After", str(retry_after))] if retry_after else None
+    return error_response(error.status, error.code, error.message, error.details, headers)
 
 
 def handle_unexpected(error: Exception):

@@ -39,16 +39,20 @@ def list_projects(args):
     return page
 
 
-# Settings that are the owner's business: how workers are checked and merged.
-PRIVATE_FIELDS = ("gold_ratio", "min_gold_accuracy", "min_gold_answers", "rating_tolerance", "agreement_threshold",
-                  "qualification", "consensus_method", "max_overlap", "batch_size")
+# What a worker (an annotator, or another organization's vendor key) sees of a project it may work
+# on: what it needs to label and what it is paid. Budgets, pay rules, review and gold settings, the
+# qualification rules and the consensus method are the owner's business; a new setting stays hidden
+# from workers until it is named here.
+WORKER_FIELDS = ("id", "organization_id", "name", "instructions", "task_type", "labels", "min", "max", "text_field",
+                 "image_field", "max_length", "lease_seconds", "max_active_leases", "max_answers_per_worker_per_day",
+                 "reward", "status", "created_at", "updated_at")
 
 
 def _for(principal, project):
     if can_manage(principal, project):
         return project
     shown = ProjectSchema().flatten(project)
-    return {k: v for k, v in shown.items() if k not in PRIVATE_FIELDS}
+    return {k: shown[k] for k in WORKER_FIELDS if k in shown}
 
 
 @bp.get("/projects/<int:project_id>")

@@ -24,15 +24,22 @@ CSRF_HEADER = "X-CSRF-Token"
 
 
 class SessionUser(UserMixin):
-    def __init__(self, user):
+    """A logged-in user. The cookie names the server-side session (its secret), not the user, so
+    ending that session (logout, a new password, deactivation) ends every copy of the cookie."""
+
+    def __init__(self, user, session_secret: str):
         self.user = user
         self.id = user.id
+        self.session_secret = session_secret
+
+    def get_id(self) -> str:
+        return self.session_secret
 
 
 @login_manager.user_loader
-def _load_user(user_id: str):
-    user = accounts.get_user(user_id=int(user_id))
-    return SessionUser(user) if user is not None and user.is_active else None
+def _load_user(session_secret: str):
+    user = accounts.session_user(secret=session_secret)
+    return SessionUser(user, session_secret) if user is not None else None
 
 
 @login_manager.unauthorized_handler

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from flask import Response
 
 from .. import jobs
@@ -97,7 +99,10 @@ def list_deliveries(args, webhook_id: int):
 @bp.doc(security=security("projects:write"))
 @errors(bp, 401, 403, 404)
 def redeliver(webhook_id: int, delivery_id: int):
-    """Send a delivery again now, whatever happened to it before."""
+    """Send a delivery again now, whatever happened to it before. 503 (with Retry-After) while the job
+    queue is unreachable, before anything changes."""
+    jobs.require_queue()
     delivery = webhooks.redeliver(principal=current_principal(), webhook_id=webhook_id, delivery_id=delivery_id)
-    jobs.run_soon("worker.jobs.deliver_webhooks")
+    with contextlib.suppress(jobs.QueueUnavailable):  # due now: the periodic deliverer sends it anyway
+        jobs.run_soon("worker.jobs.deliver_webhooks")
     return delivery

@@ -1,10 +1,19 @@
 """SQLAlchemy models, one module per aggregate. Import from here."""
 
-from .accounts import ROLE_SCOPES, ROLES, SCOPES, ApiToken, Organization, User, Worker
+from .accounts import ROLE_SCOPES, ROLES, SCOPES, ApiToken, Organization, User, UserSession, Worker
 from .assignments import ASSIGNMENT_STATUSES, Assignment, Event
 from .base import Base, utcnow
 from .jobs import JobRecord
-from .payments import LEDGER_KINDS, PAYOUT_STATUSES, REVIEW_STATUSES, FairPayTopUp, IdempotencyKey, LedgerEntry, Payout
+from .payments import (
+    LEDGER_KINDS,
+    MAX_AMOUNT,
+    PAYOUT_STATUSES,
+    REVIEW_STATUSES,
+    FairPayTopUp,
+    IdempotencyKey,
+    LedgerEntry,
+    Payout,
+)
 from .projects import BATCH_STATUSES, PAYMENT_FIELDS, PROJECT_STATUSES, TASK_TYPES, Batch, Dataset, Project, Task
 from .quality import AgreementReport, AuditRecord, WorkerGroupMember, WorkerQuality
 from .results import ConsensusResult, ConsensusRun, Export
@@ -36,10 +45,12 @@ __all__ = [
     "ROLE_SCOPES",
     "SCOPES",
     "BATCH_STATUSES",
+    "MAX_AMOUNT",
     "PAYMENT_FIELDS",
     "PROJECT_STATUSES",
     "TASK_TYPES",
     "ApiToken",
+    "UserSession",
     "Base",
     "Batch",
     "Dataset",

@@ -60,15 +60,36 @@ class Worker(Base):
     """
 
     __tablename__ = "workers"
-    __table_args__ = (UniqueConstraint("organization_id", "external_id"),)
+    __table_args__ = (UniqueConstraint("organization_id", "external_id"),
+                      Index("ix_workers_created_by_token_id_created_at", "created_by_token_id", "created_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), unique=True)
     organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
     external_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The organization key that registered a vendor worker (its hourly cap counts these). No foreign
+    # key: a revoked token's workers stay.
+    created_by_token_id: Mapped[int | None] = mapped_column()
 
     user: Mapped[User | None] = relationship(back_populates="worker")
+
+
+class UserSession(Base):
+    """A browser session. The cookie carries the secret; only its SHA-256 digest is stored.
+
+    Logging out revokes the row, so a copy of the cookie stops working at once; changing a
+    password or deactivating the user revokes all of the user's sessions.
+    """
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ApiToken(Base):

@@ -29,3 +29,12 @@ class JobRecord(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The outbox: what to queue (function, queue, arguments), so a job whose enqueue failed
+    # (queue down) or whose runner died can be queued again or failed by the reaper.
+    func: Mapped[str | None] = mapped_column(String(128))
+    queue: Mapped[str | None] = mapped_column(String(32))
+    args: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    retries: Mapped[int] = mapped_column(default=0, server_default="0")
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Which process runs it on the in-process queue ("inproc:<host>:<pid>"); None on RQ.
+    runner: Mapped[str | None] = mapped_column(String(128))

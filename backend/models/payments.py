@@ -11,6 +11,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from .base import Base, JSONType, UTCDateTime, utcnow
 from .projects import BigId
 
+# The largest amount of money any one field may hold, in minor units (10^12 cents is ten billion
+# dollars). Every amount Concord accepts is bounded by it, so sums of many stay far inside 64 bits.
+MAX_AMOUNT = 10**12
+
 LEDGER_KINDS = ("earning", "bonus", "adjustment", "payout")
 PAYOUT_STATUSES = ("created", "paid", "failed")
 REVIEW_STATUSES = ("pending", "approved", "rejected")

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from datetime import UTC, datetime
+
+from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from ..models import ROLES, SCOPES
 from .common import UtcDateTime
+
+MAX_ROTATION_GRACE_SECONDS = 7 * 86_400
 
 
 class LoginSchema(Schema):
     email = fields.String(required=True, validate=validate.Length(min=3, max=320))
     password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=1024))
+
+
+class PasswordChangeSchema(Schema):
+    current_password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=1024))
+    new_password = fields.String(required=True, load_only=True, validate=validate.Length(min=8, max=1024))
 
 
 class OrganizationRefSchema(Schema):
@@ -34,7 +43,13 @@ class TokenCreateSchema(Schema):
     scopes = fields.List(fields.String(validate=validate.OneOf(SCOPES)), load_default=None)
     organization = fields.Boolean(load_default=False, metadata={
         "description": "true: an organization key (a vendor's service key); false: a personal token."})
-    expires_at = UtcDateTime(load_default=None)
+    expires_at = UtcDateTime(load_default=None, metadata={
+        "description": "When the token stops working; must be in the future."})
+
+    @validates("expires_at")
+    def _in_future(self, value, **_kwargs):
+        if value is not None and value <= datetime.now(UTC):
+            raise ValidationError("must be in the future")
 
 
 class TokenSchema(Schema):
@@ -55,8 +70,9 @@ class TokenSchema(Schema):
 
 
 class TokenRotateSchema(Schema):
-    grace_seconds = fields.Integer(strict=True, load_default=86_400, validate=validate.Range(min=0, max=30 * 86_400),
-                                   metadata={"description": "How long the old secret keeps working (0: not at all)"})
+    grace_seconds = fields.Integer(
+        strict=True, load_default=86_400, validate=validate.Range(min=0, max=MAX_ROTATION_GRACE_SECONDS),
+        metadata={"description": "How long the old secret keeps working, in seconds (0: not at all; at most 7 days)"})
 
 
 class AuditArgsSchema(Schema):

@@ -7,6 +7,8 @@ from datetime import UTC
 from marshmallow import Schema, fields, validate
 from marshmallow import ValidationError as FieldError
 
+from ..models import MAX_AMOUNT
+
 _page_schemas: dict[str, type[Schema]] = {}
 
 
@@ -49,8 +51,8 @@ def page_of(item_schema: type[Schema]) -> type[Schema]:
 
 
 class MoneySchema(Schema):
-    amount = fields.Integer(required=True, strict=True, validate=validate.Range(min=0),
-                            metadata={"description": "Integer minor units (cents for USD)."})
+    amount = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=MAX_AMOUNT),
+                            metadata={"description": f"Integer minor units (cents for USD), at most {MAX_AMOUNT}."})
     currency = fields.String(required=True, validate=validate.Length(equal=3),
                              metadata={"description": "ISO-4217 code", "example": "USD"})
 

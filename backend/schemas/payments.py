@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, pre_dump, validate
 
-from ..models import LEDGER_KINDS, PAYOUT_STATUSES, REVIEW_STATUSES
+from ..models import LEDGER_KINDS, MAX_AMOUNT, PAYOUT_STATUSES, REVIEW_STATUSES
 from .common import MoneySchema, PageArgsSchema, UtcDateTime
 
 _REASON = validate.Length(min=1, max=500)
-_MAX_AMOUNT = 10**12
 
 
 class ReviewDecisionSchema(Schema):
@@ -97,14 +96,14 @@ class LedgerEntrySchema(Schema):
 
 
 class BonusSchema(Schema):
-    amount = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=_MAX_AMOUNT))
+    amount = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_AMOUNT))
     currency = fields.String(required=True, validate=validate.Length(equal=3))
     reason = fields.String(required=True, validate=_REASON)
     project_id = fields.Integer(load_default=None, metadata={"description": "The project the bonus is for"})
 
 
 class AdjustmentSchema(BonusSchema):
-    amount = fields.Integer(required=True, strict=True, validate=validate.Range(min=-_MAX_AMOUNT, max=_MAX_AMOUNT),
+    amount = fields.Integer(required=True, strict=True, validate=validate.Range(min=-MAX_AMOUNT, max=MAX_AMOUNT),
                             metadata={"description": "Signed: a negative adjustment takes money back"})
 
 
@@ -131,7 +130,7 @@ class EarningsSchema(Schema):
 
 class PayoutCreateSchema(Schema):
     currency = fields.String(required=True, validate=validate.Length(equal=3))
-    minimum = fields.Integer(strict=True, load_default=0, validate=validate.Range(min=0, max=_MAX_AMOUNT),
+    minimum = fields.Integer(strict=True, load_default=0, validate=validate.Range(min=0, max=MAX_AMOUNT),
                              metadata={"description": "Pay workers whose unpaid balance is at least this"})
     note = fields.String(load_default=None, validate=validate.Length(max=500))
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, pre_dump, validate
 
-from ..models import BATCH_STATUSES, PAYMENT_FIELDS, PROJECT_STATUSES, TASK_TYPES
+from ..models import BATCH_STATUSES, MAX_AMOUNT, PAYMENT_FIELDS, PROJECT_STATUSES, TASK_TYPES
 from .common import JobSchema, MoneySchema, PageArgsSchema
 
 _LABEL_FIELDS = ("labels", "min", "max", "text_field", "image_field", "max_length")
-_AMOUNT = validate.Range(min=0, max=10**12)
+_AMOUNT = validate.Range(min=0, max=MAX_AMOUNT)
 
 
 class QualificationSchema(Schema):
@@ -126,7 +126,7 @@ class BatchUpdateSchema(Schema):
     priority = fields.Integer(strict=True, validate=validate.Range(min=-1_000_000, max=1_000_000),
                               metadata={"description": "Higher first."})
     status = fields.String(validate=validate.OneOf(BATCH_STATUSES))
-    reward_amount = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=0, max=10**12), metadata={
+    reward_amount = fields.Integer(strict=True, allow_none=True, validate=_AMOUNT, metadata={
         "description": "Rush batches: reward per accepted answer in minor units of the project's currency; "
                        "null: the project's reward"})
 

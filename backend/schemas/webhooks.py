@@ -52,7 +52,8 @@ class DeliverySchema(Schema):
     next_attempt_at = fields.DateTime(allow_none=True)
     last_status_code = fields.Integer(allow_none=True)
     last_error = fields.String(allow_none=True)
-    last_response = fields.String(allow_none=True, metadata={"description": "First 500 characters"})
+    last_response = fields.String(allow_none=True, metadata={
+        "description": "Status line of the last response (e.g. \"503 Service Unavailable\"); bodies are not kept"})
     created_at = fields.DateTime()
     delivered_at = fields.DateTime(allow_none=True)
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from ..db import read_connection, read_session, unit_of_work
 from ..errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationError
-from ..models import ROLE_SCOPES, ROLES, SCOPES, ApiToken, Organization, User, Worker, utcnow
+from ..models import ROLE_SCOPES, ROLES, SCOPES, ApiToken, Organization, User, UserSession, Worker, utcnow
 from .access import Principal
 from .pagination import Page, paginate
 
@@ -37,6 +37,13 @@ def _normalise_email(email: str) -> str:
     if "@" not in email or len(email) > 320 or email.startswith("@") or email.endswith("@"):
         raise ValidationError("email: not an email address", details={"fields": {"email": ["invalid"]}})
     return email
+
+
+def _check_password(password: str, field: str = "password") -> None:
+    if not password or len(password) < 8:
+        raise ValidationError(f"{field}: at least 8 characters", details={"fields": {field: ["too short"]}})
+    if len(password) > 1024:
+        raise ValidationError(f"{field}: at most 1024 characters", details={"fields": {field: ["too long"]}})
 
 
 def create_organization(*, name: str) -> Organization:
@@ -68,9 +75,7 @@ def create_user(
     if role not in ROLES:
         raise ValidationError(f"role: must be one of {', '.join(ROLES)}",
                               details={"fields": {"role": ["invalid"]}})
-    if not password or len(password) < 8:
-        raise ValidationError("password: at least 8 characters",
-                              details={"fields": {"password": ["too short"]}})
+    _check_password(password)
     if role == "manager" and not organization_name:
         raise ValidationError("organization: a manager belongs to an organization",
                               details={"fields": {"organization": ["required for managers"]}})
@@ -111,6 +116,78 @@ def authenticate(*, email: str, password: str) -> User:
     if _hasher.check_needs_rehash(user.password_hash):
         with unit_of_work() as session:
             session.get(User, user.id).password_hash = _hasher.hash(password)
+    return user
+
+
+def start_session(*, user_id: int, lifetime: timedelta) -> str:
+    """Open a browser session for a user; returns the secret its cookie carries."""
+    secret = secrets.token_urlsafe(32)
+    with unit_of_work() as session:
+        session.add(UserSession(user_id=user_id, token_hash=_digest(secret), expires_at=utcnow() + lifetime))
+    return secret
+
+
+def session_user(*, secret: str) -> User | None:
+    """The active user of a live (not revoked, not expired) session, else None."""
+    with read_session() as session:
+        return session.scalar(
+            select(User).join(UserSession, UserSession.user_id == User.id)
+            .where(UserSession.token_hash == _digest(secret), UserSession.revoked_at.is_(None),
+                   UserSession.expires_at > utcnow(), User.is_active.is_(True)))
+
+
+def end_session(*, secret: str) -> None:
+    """Revoke one browser session (logging out). Unknown or ended sessions are left as they are."""
+    with unit_of_work() as session:
+        session.execute(update(UserSession).where(UserSession.token_hash == _digest(secret),
+                                                  UserSession.revoked_at.is_(None)).values(revoked_at=utcnow()))
+
+
+def _end_sessions(session: Session, user_id: int, *, keep: str | None = None) -> None:
+    stmt = update(UserSession).where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+    if keep is not None:
+        stmt = stmt.where(UserSession.token_hash != _digest(keep))
+    session.execute(stmt.values(revoked_at=utcnow()))
+
+
+def change_password(*, user_id: int, current_password: str, new_password: str, keep_session: str | None) -> None:
+    """Set a new password after checking the current one; every other session of the user ends.
+
+    Raises Unauthorized (wrong current password) or ValidationError (too short).
+    """
+    _check_password(new_password)
+    with unit_of_work() as session:
+        user = session.get(User, user_id, with_for_update=True)
+        if user is None:
+            raise NotFound(f"User {user_id} not found.")
+        try:
+            _hasher.verify(user.password_hash, current_password or "")
+        except (VerifyMismatchError, InvalidHashError) as exc:
+            raise Unauthorized("The current password is wrong.", code="invalid_credentials") from exc
+        user.password_hash = _hasher.hash(new_password)
+        _end_sessions(session, user_id, keep=keep_session)
+
+
+def set_password(*, email: str, password: str) -> None:
+    """An operator's reset (the CLI): a new password, and every session of the user ends."""
+    _check_password(password)
+    with unit_of_work() as session:
+        user = session.scalar(select(User).where(User.email == _normalise_email(email)).with_for_update())
+        if user is None:
+            raise NotFound(f"No user {email}.")
+        user.password_hash = _hasher.hash(password)
+        _end_sessions(session, user.id)
+
+
+def set_active(*, email: str, active: bool) -> User:
+    """Deactivate (or reactivate) a user. Deactivation ends every session; its tokens stop too."""
+    with unit_of_work() as session:
+        user = session.scalar(select(User).where(User.email == _normalise_email(email)).with_for_update())
+        if user is None:
+            raise NotFound(f"No user {email}.")
+        user.is_active = active
+        if not active:
+            _end_sessions(session, user.id)
     return user
 
 
@@ -283,10 +360,33 @@ def list_tokens(*, principal: Principal, limit: int, cursor: str | None) -> Page
         return paginate(session, stmt, ApiToken.id, limit=limit, cursor=cursor)
 
 
+def _require_power_over(principal: Principal, token: ApiToken, action: str) -> None:
+    """Rotating or revoking a token needs what creating it needed: every scope it carries.
+
+    The caller's own token is always its to rotate or revoke. Raises Forbidden.
+    """
+    if token.id == principal.token_id:
+        return
+    needed, held = set(token.scopes), set(principal.scopes)
+    if token.organization_id is not None:
+        # The same rule as issuing an organization key (see issue_token): a manager holding
+        # projects:write, who may add tasks:work for the vendor's workforce.
+        if principal.role not in ("manager", "admin"):
+            raise Forbidden(f"Only an organization's managers may {action} its keys.", code="scope_not_allowed")
+        needed.add("projects:write")
+        if "projects:write" in held:
+            held.add("tasks:work")
+    missing = sorted(needed - held)
+    if missing:
+        raise Forbidden(f"A caller may {action} only tokens whose scopes it holds itself.",
+                        code="scope_not_allowed", details={"missing_scopes": missing})
+
+
 def rotate_token(*, principal: Principal, token_id: int, grace_seconds: int) -> tuple[ApiToken, str]:
     """Give a token a new secret; the old one keeps working for ``grace_seconds`` (0: stops at once).
 
-    Scopes, id, audit trail and expiry stay. Raises NotFound (not the caller's), Conflict (revoked).
+    Scopes, id, audit trail and expiry stay. Raises NotFound (not the caller's), Forbidden (it
+    carries scopes the caller lacks), Conflict (revoked).
     """
     secret = f"{TOKEN_PREFIX}{secrets.token_urlsafe(32)}"
     now = utcnow()
@@ -295,6 +395,7 @@ def rotate_token(*, principal: Principal, token_id: int, grace_seconds: int) -> 
                                .with_for_update(of=ApiToken))
         if token is None:
             raise NotFound(f"Token {token_id} not found.")
+        _require_power_over(principal, token, "rotate")
         if token.revoked_at is not None:
             raise Conflict(f"Token {token_id} is revoked.", code="token_revoked")
         token.previous_token_hash = token.token_hash if grace_seconds > 0 else None
@@ -309,5 +410,6 @@ def revoke_token(*, principal: Principal, token_id: int) -> None:
         token = session.scalar(select(ApiToken).where(ApiToken.id == token_id, _visible_tokens(principal)))
         if token is None:
             raise NotFound(f"Token {token_id} not found.")
+        _require_power_over(principal, token, "revoke")
         if token.revoked_at is None:
             token.revoked_at = utcnow()

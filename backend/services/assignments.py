@@ -19,17 +19,17 @@ leases under the task lock; a periodic job sweeps the rest.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy import LABEL_STYLE_TABLENAME_PLUS_COL, Integer, bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from ..db import is_postgres, read_session, unit_of_work
-from ..errors import Conflict, NotFound
+from ..errors import Conflict, Forbidden, NotFound
 from ..models import Assignment, Project, Task, Worker, utcnow
 from ..models.base import JSONType, utc_param
-from . import budget, quality, workload
+from . import budget, quality, workforce, workload
 from .access import Principal, ensure_view
 from .completion import finish_task
 from .picking import TaskView, expire_stale_leases, pick_gold, pick_task
@@ -161,6 +161,12 @@ def claim_next_task(*, principal: Principal, project_id: int, worker_id: int) ->
         task = pick_task(session, batch_ids=list(batch_rates), worker_id=worker_id, now=now)
         if task is None:
             return NoTask("no_task_available", f"No open task for you in project {project_id} right now.")
+        if standing is not None:
+            # Re-read under the standing's lock: a suspension committed since the check above is seen here,
+            # so no lease is granted after it (the lock order stays worker, task, standing).
+            reason = quality.suspension_reason(session, project_id, worker_id)
+            if reason is not None:
+                return NoTask("suspended", reason)
         gold = standing is not None and quality.wants_gold(project, standing)
         if gold:
             # A control task takes this turn; the regular task found above stays unleased (its lock
@@ -265,8 +271,9 @@ def submit_answer(*, assignment_id: int, actor: Actor, answer: Any,
                   active_seconds: int | None = None) -> Lease:
     """Record the worker's answer. Safe to retry with the same answer.
 
-    Raises NotFound (not the worker's), ValidationError (answer does not fit the
-    schema), Conflict (a different answer was already given, the assignment was
+    Raises NotFound (not the worker's), Forbidden (worker_suspended: the worker is
+    suspended from the project; its live leases end), ValidationError (answer does
+    not fit the schema), Conflict (a different answer was already given, the assignment was
     released, or the lease expired and the task needs no more answers).
     """
     # PostgreSQL, a worker acting for itself (the common case): fewer round trips, the same checks.
@@ -288,6 +295,8 @@ def submit_answer(*, assignment_id: int, actor: Actor, answer: Any,
             task = _LockedTask(*(mapping["tasks_" + key] for key in _LOCKED_TASK_COLUMNS))
         else:
             task = session.execute(_LOCK_TASK, {"t": assignment.task_id}).one()
+        if quality.uses_quality_control(project):
+            _refuse_if_suspended(session, project.id, assignment.worker_id, assignment_id, now)
         answer = validate_answer(project.task_type, project.label_config, answer, task.data)
         if task.status == "complete":
             current = session.execute(select(_ASSIGNMENTS.c.status, _ASSIGNMENTS.c.expires_at).where(
@@ -335,9 +344,10 @@ def submit_answer(*, assignment_id: int, actor: Actor, answer: Any,
         if counts is None:
             counts = session.execute(_TASK_ANSWERED, {"d": freed_lease, "t": task.id}).one()
         answers, required = counts
+        suspended_now = False
         if task.status == "gold":
-            values["gold_score"] = quality.score_gold_answer(session, project, worker_id=assignment.worker_id,
-                                                             answer=answer, gold=task.gold, now=now)
+            values["gold_score"], suspended_now = quality.score_gold_answer(
+                session, project, worker_id=assignment.worker_id, answer=answer, gold=task.gold, now=now)
             session.execute(update(_ASSIGNMENTS).where(by_id).values(gold_score=values["gold_score"], is_gold=True))
         elif answers >= required:
             batch_completed = finish_task(session, project, task_id=task.id, batch_id=task.batch_id, answers=answers,
@@ -347,7 +357,25 @@ def submit_answer(*, assignment_id: int, actor: Actor, answer: Any,
         lease = Lease(assignment, TaskView(task.id, task.batch_id, task.external_id, task.data), project,
                       created=False)
         lease.batch_completed = batch_completed
-        return lease
+    if suspended_now:
+        workforce.settle_suspension(project_id=project.id, worker_id=assignment.worker_id)
+    return lease
+
+
+def _refuse_if_suspended(session: Session, project_id: int, worker_id: int, assignment_id: int,
+                         now: datetime) -> None:
+    """Refuse an answer from a worker suspended from the project (a retry of one it gave before the
+    suspension still replays). Its live leases end first, and that is committed before the refusal."""
+    reason = quality.suspension_reason(session, project_id, worker_id)
+    if reason is None:
+        return
+    status = session.scalar(select(_ASSIGNMENTS.c.status).where(_ASSIGNMENTS.c.id == assignment_id))
+    if status == "submitted":
+        return
+    quality.end_leases(session, project_id, worker_id, now=now, skip_locked=True)
+    session.commit()
+    raise Forbidden(f"You are suspended from project {project_id}; this answer is not accepted.",
+                    code="worker_suspended", details={"reason": reason, "assignment_id": assignment_id})
 
 
 def release_assignment(*, assignment_id: int, actor: Actor, reason: str | None = None) -> Lease:

@@ -44,6 +44,8 @@ def update_batch(*, principal: Principal, batch_id: int, fields: dict[str, Any])
     A new reward applies to claims from now on; work already claimed keeps its rate.
     """
     principal.require_scope("projects:write")
+    if "reward_amount" in fields:
+        principal.require_scope("payments:write")
     with unit_of_work() as session:
         batch = managed_batch(session, principal, batch_id, lock=True)
         for key in ("priority", "status", "reward_amount"):

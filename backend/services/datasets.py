@@ -89,16 +89,23 @@ def import_file(*, principal: Principal, project_id: int, path: Path, fmt: str, 
 
 
 def queue_file_import(*, principal: Principal, project_id: int, fmt: str, filename: str | None,
-                      batch_size: int | None, job_id: str) -> tuple[Dataset, JobRecord]:
-    """Record a dataset whose file a background job will import, and its job. Raises NotFound, Forbidden."""
+                      batch_size: int | None, job_id: str, path: Path | None = None,
+                      runner: str | None = None) -> tuple[Dataset, JobRecord]:
+    """Record a dataset whose file a background job will import, and its job. Raises NotFound, Forbidden.
+
+    The job record keeps the upload's path, so that the file is removed if the job is abandoned.
+    """
     principal.require_scope("projects:write")
     with unit_of_work() as session:
         project = ensure_manage(principal, session.get(Project, project_id), project_id)
         dataset = Dataset(project_id=project.id, filename=filename, format=fmt, status="importing",
                           batch_size=_check_batch_size(batch_size, project), job_id=job_id)
         session.add(dataset)
+        session.flush()
         job = JobRecord(id=job_id, kind="import_dataset", organization_id=project.organization_id,
-                        project_id=project.id, status="queued", progress=0.0)
+                        project_id=project.id, status="queued", progress=0.0,
+                        func="worker.jobs.import_dataset", queue="imports", runner=runner,
+                        args={"dataset_id": dataset.id, "path": str(path) if path is not None else None})
         session.add(job)
     dataset.batches = []
     return dataset, job

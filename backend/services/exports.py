@@ -452,7 +452,9 @@ def run_export(*, export_id: int, directory: Path, salt: str, ttl_hours: int,
         with unit_of_work() as session:
             failed = session.get(Export, export_id)
             failed.status, failed.finished_at = "failed", utcnow()
-            failed.error = {"code": "export_failed", "message": str(exc), "details": {}}
+            # The cause goes to the log (the job's traceback); the record keeps a short reason.
+            failed.error = {"code": "export_failed", "message": "The export could not be written.",
+                            "details": {"exception": type(exc).__name__}}
         raise
     now = utcnow()
     with unit_of_work() as session:

@@ -24,14 +24,13 @@ from sqlalchemy.orm import Session
 
 from ..db import read_session, unit_of_work
 from ..errors import NotFound, ValidationError
-from ..models import Assignment, LedgerEntry, Project, User, Worker, utcnow
+from ..models import MAX_AMOUNT, Assignment, LedgerEntry, Project, User, Worker, utcnow
 from . import idempotency
 from .access import Principal
 from .money import check_currency
 from .pagination import Page, paginate
 
 _LEDGER = LedgerEntry.__table__
-MAX_AMOUNT = 10**12  # minor units; anything larger is a typo, not a bonus
 
 
 def post(session: Session, *, organization_id: int, worker_id: int, currency: str, amount: int, kind: str,

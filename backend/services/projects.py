@@ -35,6 +35,17 @@ def overlap_to_centi(value: float | int) -> int:
     return centi
 
 
+# Settings that decide what is paid: changing any of them moves money, so it takes payments:write too.
+MONEY_SETTINGS = frozenset({"reward", *PAYMENT_FIELDS})
+
+
+def _require_money_scope(principal: Principal, fields: dict[str, Any]) -> None:
+    touched = sorted(MONEY_SETTINGS & fields.keys())
+    if touched and "payments:write" not in principal.scopes:
+        raise Forbidden(f"Changing {', '.join(touched)} decides what is paid and needs the payments:write scope.",
+                        code="insufficient_scope", details={"required_scope": "payments:write", "fields": touched})
+
+
 def _apply_settings(project: Project, fields: dict[str, Any], *, creating: bool) -> bool:
     """Copy validated settings onto the project; True when the overlap changed."""
     overlap_changed = False
@@ -98,6 +109,7 @@ def _check_qualification(rules: dict | None, organization_id: int) -> dict | Non
 def create_project(*, principal: Principal, fields: dict[str, Any]) -> Project:
     """Create a project in the caller's organization. Raises ValidationError or Forbidden."""
     principal.require_scope("projects:write")
+    _require_money_scope(principal, fields)
     organization_id = principal.organization_id
     if principal.is_admin and fields.get("organization_id"):
         organization_id = fields["organization_id"]
@@ -171,6 +183,7 @@ def update_project(*, principal: Principal, project_id: int, fields: dict[str, A
     Raises NotFound, Forbidden or ValidationError.
     """
     principal.require_scope("projects:write")
+    _require_money_scope(principal, fields)
     with unit_of_work() as session:
         # Setting a budget takes the row exclusively: claims in flight finish first and are counted.
         lock = True if "budget_amount" in fields else {"key_share": True}

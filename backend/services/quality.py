@@ -9,12 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from ..db import is_postgres
 from ..models import Assignment, AuditRecord, Event, Project, Worker, WorkerGroupMember, WorkerQuality
+from ..models.base import utc_param
 from ..quality.similarity import gold_score
-from . import review
+from . import budget, review
 
 QUALIFICATION_KEYS = ("min_gold_accuracy", "gold_projects", "worker_groups", "vendor_organizations")
 _ASSIGNMENTS = Assignment.__table__
@@ -80,9 +82,59 @@ def record_claim(session: Session, row: WorkerQuality, *, gold: bool) -> None:
         claims=WorkerQuality.claims + 1, gold_claims=WorkerQuality.gold_claims + (1 if gold else 0)))
 
 
+def suspension_reason(session: Session, project_id: int, worker_id: int) -> str | None:
+    """Why the worker is suspended from the project, or None. Locks its standing row (PostgreSQL), so a
+    suspension being written is waited for and seen, never raced."""
+    row = session.execute(select(WorkerQuality.suspended_at, WorkerQuality.suspension_reason).where(
+        WorkerQuality.worker_id == worker_id, WorkerQuality.project_id == project_id)
+        .with_for_update(key_share=True)).first()
+    if row is None or row.suspended_at is None:
+        return None
+    return row.suspension_reason or "You are suspended from this project."
+
+
+_LEASED_TASKS = text("SELECT DISTINCT task_id FROM assignments WHERE project_id = :p AND worker_id = :w "
+                     "AND status = 'leased'")
+_END_LEASE = text(
+    "UPDATE assignments SET status = 'released', ended_at = :now, release_reason = 'suspended' "
+    "WHERE task_id = :t AND worker_id = :w AND status = 'leased' RETURNING reward_amount").bindparams(
+    utc_param("now"))
+_FREE_SLOTS = text(
+    "UPDATE tasks SET leased_count = leased_count - :n, lease_deadline = "
+    "(SELECT min(expires_at) FROM assignments WHERE task_id = :t AND status = 'leased') WHERE id = :t")
+
+
+def end_leases(session: Session, project_id: int, worker_id: int, *, now: datetime, skip_locked: bool) -> int:
+    """End a suspended worker's live leases in the project; their slots go back to the pool at once.
+
+    With ``skip_locked`` (the caller already holds a task or standing lock) leases whose task another
+    transaction holds are left for ``workforce.settle_suspension``; their submits are refused meanwhile.
+    Returns how many leases ended.
+    """
+    task_ids = list(session.execute(_LEASED_TASKS, {"p": project_id, "w": worker_id}).scalars())
+    if not task_ids:
+        return 0
+    if is_postgres(session):
+        task_ids = list(session.execute(text(
+            "SELECT id FROM tasks WHERE id IN :ids ORDER BY id FOR NO KEY UPDATE"
+            + (" SKIP LOCKED" if skip_locked else "")).bindparams(bindparam("ids", expanding=True)),
+            {"ids": task_ids}).scalars())
+    ended, refund = 0, 0
+    for task_id in sorted(task_ids):
+        rewards = session.execute(_END_LEASE, {"t": task_id, "w": worker_id, "now": now}).scalars().all()
+        if rewards:
+            session.execute(_FREE_SLOTS, {"n": len(rewards), "t": task_id})
+            ended += len(rewards)
+            refund += sum(rewards)
+    budget.uncommit(session, project_id, refund)
+    return ended
+
+
 def score_gold_answer(session: Session, project: Project, *, worker_id: int, answer: dict, gold: dict,
-                      now: datetime) -> float:
-    """Score a control answer, update the worker's accuracy and apply the suspension rule."""
+                      now: datetime) -> tuple[float, bool]:
+    """Score a control answer, update the worker's accuracy and apply the suspension rule.
+
+    Returns the score and whether this answer got the worker suspended."""
     score = gold_score(project.task_type, answer, gold, project.label_config,
                        rating_tolerance=project.rating_tolerance)
     row = session.scalar(select(WorkerQuality).where(WorkerQuality.worker_id == worker_id,
@@ -95,7 +147,8 @@ def score_gold_answer(session: Session, project: Project, *, worker_id: int, ans
     if (project.min_gold_accuracy is not None and row.suspended_at is None
             and row.gold_answers >= project.min_gold_answers and row.gold_accuracy < project.min_gold_accuracy):
         _suspend(session, project, row, now)
-    return score
+        return score, True
+    return score, False
 
 
 def _suspend(session: Session, project: Project, row: WorkerQuality, now: datetime) -> None:
@@ -109,9 +162,11 @@ def _suspend(session: Session, project: Project, row: WorkerQuality, now: dateti
 
 def suspend(session: Session, project: Project, row: WorkerQuality, *, reason: str, actor: str, now: datetime,
             details: dict[str, Any] | None = None) -> None:
-    """Stop a worker claiming in the project: its answers are flagged (left out of agreement and
-    consensus), an audit record and a worker.suspended event are written, and with the project's
-    rule its pending answers are rejected."""
+    """Stop a worker claiming in the project: its live leases end (their slots free), its answers
+    are flagged (left out of agreement and consensus), an audit record and a worker.suspended event
+    are written, and with the project's rule its pending answers are rejected."""
+    # The caller holds a task or project lock already: take other tasks' locks only when free.
+    end_leases(session, project.id, row.worker_id, now=now, skip_locked=True)
     row.suspended_at = now
     row.suspension_reason = reason
     session.execute(update(_ASSIGNMENTS).where(

@@ -14,76 +14,43 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
+import logging
 import random
 import secrets
-import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import orjson
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ..db import is_postgres, read_session, unit_of_work
 from ..errors import NotFound, ValidationError
 from ..models import WEBHOOK_EVENTS, Event, Webhook, WebhookDelivery, utcnow
-from . import idempotency
+from . import idempotency, webhook_targets
 from .access import Principal
 from .pagination import Page, paginate
 
 MAX_ATTEMPTS = 8
 BASE_DELAY_SECONDS = 30
 MAX_DELAY_SECONDS = 6 * 3600
-TIMEOUT_SECONDS = 10
+TIMEOUT_SECONDS = 10  # for a whole attempt: connecting, sending, and the answer's status line and headers
 CLAIM_SECONDS = 60  # a claimed delivery is someone else's to retry only after this
 USER_AGENT = "Concord-Webhooks/1"
 
-_allowed_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+# Per run of the sender, at most this many deliveries of one webhook are claimed, organizations take
+# turns, and this many endpoints are sent to at once: one tenant's flood or slow endpoint delays only itself.
+PER_WEBHOOK_PER_BATCH = 10
+PARALLEL_ENDPOINTS = 8
+RESPONSE_EXCERPT_CHARS = 100
 
+log = logging.getLogger(__name__)
 
-def configure(*, allowed_networks: str | None) -> None:
-    """Networks the operator allows as targets despite being private (comma-separated CIDRs)."""
-    global _allowed_networks
-    _allowed_networks = tuple(ipaddress.ip_network(n.strip(), strict=False)
-                              for n in (allowed_networks or "").split(",") if n.strip())
-
-
-def _blocked(address: str) -> bool:
-    ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if any(ip in net for net in _allowed_networks):
-        return False
-    return not ip.is_global or ip.is_multicast
-
-
-def check_target(url: str) -> str:
-    """The URL if it is an http(s) address that resolves only to public addresses (or allowed networks).
-
-    Refuses loopback, private, link-local (cloud metadata), multicast and reserved
-    addresses, whatever name points at them. Raises ValidationError.
-    """
-    def bad(message: str) -> ValidationError:
-        return ValidationError(f"url: {message}", code="invalid_webhook_url", details={"fields": {"url": [message]}})
-
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise bad("an http or https address")
-    if parts.username or parts.password:
-        raise bad("no credentials in the address; use the signing secret")
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)}
-    except (socket.gaierror, ValueError) as exc:
-        raise bad(f"cannot resolve {parts.hostname}") from exc
-    blocked = sorted(a for a in addresses if _blocked(a))
-    if blocked:
-        raise bad(f"{parts.hostname} resolves to a private, loopback or link-local address ({blocked[0]})")
-    return url
+configure = webhook_targets.configure
+check_target = webhook_targets.check_target
 
 
 def create_webhook(*, principal: Principal, url: str, events: list[str], secret: str | None = None,
@@ -224,56 +191,57 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=delay * random.uniform(0.9, 1.1))
 
 
-def _claim_due(limit: int) -> list[int]:
+def _claim_due(limit: int) -> list[tuple[int, int]]:
+    """Claim up to ``limit`` due deliveries as (delivery id, webhook id), fairly.
+
+    At most PER_WEBHOOK_PER_BATCH per webhook, and organizations take turns: every organization's first
+    delivery comes before anyone's second, so a backlog of one tenant never sits ahead of another's.
+    """
     now = utcnow()
     with unit_of_work() as session:
-        due = select(WebhookDelivery.id).where(WebhookDelivery.status == "pending",
-                                               WebhookDelivery.next_attempt_at <= now).order_by(
-            WebhookDelivery.next_attempt_at).limit(limit)
+        due = (select(WebhookDelivery.id, WebhookDelivery.webhook_id, WebhookDelivery.next_attempt_at,
+                      Webhook.organization_id,
+                      func.row_number().over(partition_by=WebhookDelivery.webhook_id,
+                                             order_by=(WebhookDelivery.next_attempt_at, WebhookDelivery.id))
+                      .label("hook_rank"))
+               .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
+               .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)).subquery()
+        capped = select(due).where(due.c.hook_rank <= PER_WEBHOOK_PER_BATCH).subquery()
+        turns = select(capped.c.id, capped.c.webhook_id, capped.c.next_attempt_at, func.row_number().over(
+            partition_by=capped.c.organization_id,
+            order_by=(capped.c.hook_rank, capped.c.next_attempt_at, capped.c.id)).label("turn")).subquery()
+        candidates = session.execute(select(turns.c.id, turns.c.webhook_id).order_by(
+            turns.c.turn, turns.c.next_attempt_at, turns.c.id).limit(limit)).all()
+        if not candidates:
+            return []
+        # Window functions cannot be locked: lock the chosen rows, skipping those another sender took meanwhile.
+        lock = select(WebhookDelivery.id).where(WebhookDelivery.id.in_([c.id for c in candidates]),
+                                                WebhookDelivery.status == "pending",
+                                                WebhookDelivery.next_attempt_at <= now)
         if is_postgres(session):
-            due = due.with_for_update(skip_locked=True)
-        ids = list(session.scalars(due))
-        if ids:
-            session.execute(update(WebhookDelivery).where(WebhookDelivery.id.in_(ids))
+            lock = lock.with_for_update(skip_locked=True)
+        locked = set(session.scalars(lock))
+        claimed = [(c.id, c.webhook_id) for c in candidates if c.id in locked]
+        if claimed:
+            session.execute(update(WebhookDelivery).where(WebhookDelivery.id.in_(locked))
                             .values(next_attempt_at=now + timedelta(seconds=CLAIM_SECONDS)))
-        return ids
+        return claimed
 
 
-def send(delivery_id: int, *, client: httpx.Client | None = None) -> str:
-    """Attempt one delivery and record the outcome. Returns the delivery's status afterwards."""
-    with read_session() as session:
-        delivery = session.get(WebhookDelivery, delivery_id)
-        webhook = session.get(Webhook, delivery.webhook_id)
-    if not webhook.active:
-        with unit_of_work() as session:
-            session.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery_id).values(
-                status="failed", next_attempt_at=None, last_error="webhook paused or deleted"))
-        return "failed"
-    body = orjson.dumps({**delivery.payload, "delivery_id": delivery.id})
-    timestamp = int(time.time())
-    status_code, error, response_text = None, None, None
-    try:
-        check_target(webhook.url)  # again at send time: a name may have been re-pointed since
-        owned = client is None
-        client = client or httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False)
-        try:
-            response = client.post(webhook.url, content=body, headers={
-                "Content-Type": "application/json", "User-Agent": USER_AGENT, "Concord-Event": delivery.event,
-                "Concord-Delivery": str(delivery.id), "Concord-Signature": signature(webhook.secret, body, timestamp)})
-        finally:
-            if owned:
-                client.close()
-        status_code, response_text = response.status_code, response.text[:500]
-        ok = 200 <= response.status_code < 300
-        if not ok:
-            error = f"HTTP {response.status_code}"
-    except (httpx.HTTPError, ValidationError) as exc:
-        ok, error = False, str(getattr(exc, "message", exc))[:500] or type(exc).__name__
+def _excerpt(response: httpx.Response) -> str:
+    """What the delivery log keeps of a response: its status line, never the body (it may hold secrets)."""
+    reason = "".join(c for c in (response.reason_phrase or "") if c.isprintable())
+    return f"{response.status_code} {reason}".strip()[:RESPONSE_EXCERPT_CHARS]
+
+
+def _record_attempt(delivery_id: int, *, ok: bool, status_code: int | None, error: str | None,
+                    response_text: str | None) -> str:
     now = utcnow()
     with unit_of_work() as session:
         delivery = session.get(WebhookDelivery, delivery_id)
         delivery.attempts += 1
-        delivery.last_status_code, delivery.last_error, delivery.last_response = status_code, error, response_text
+        delivery.last_status_code, delivery.last_error = status_code, (error or None) and error[:500]
+        delivery.last_response = response_text
         if ok:
             delivery.status, delivery.delivered_at, delivery.next_attempt_at = "delivered", now, None
         elif delivery.attempts >= MAX_ATTEMPTS:
@@ -283,14 +251,74 @@ def send(delivery_id: int, *, client: httpx.Client | None = None) -> str:
         return delivery.status
 
 
+def send(delivery_id: int, *, client: httpx.Client | None = None) -> str:
+    """Attempt one delivery and record the outcome. Returns the delivery's status afterwards.
+
+    Any error while sending (an address the client refuses, a refused target, a network error) is this
+    delivery's failed attempt, retried with backoff.
+    """
+    with read_session() as session:
+        delivery = session.get(WebhookDelivery, delivery_id)
+        webhook = session.get(Webhook, delivery.webhook_id)
+    if not webhook.active:
+        with unit_of_work() as session:
+            session.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery_id).values(
+                status="failed", next_attempt_at=None, last_error="webhook paused or deleted"))
+        return "failed"
+    status_code, error, response_text, ok = None, None, None, False
+    try:
+        body = orjson.dumps({**delivery.payload, "delivery_id": delivery.id})
+        timestamp = int(time.time())
+        owned = client is None
+        # The transport checks the target at send time (a name may have been re-pointed since it was
+        # saved) and connects to the very address it checked.
+        client = client or webhook_targets.client(timeout=TIMEOUT_SECONDS)
+        try:
+            # Streamed and closed unread: the body is not kept, so a huge or endless one costs nothing.
+            with client.stream("POST", webhook.url, content=body, headers={
+                    "Content-Type": "application/json", "User-Agent": USER_AGENT, "Concord-Event": delivery.event,
+                    "Concord-Delivery": str(delivery.id),
+                    "Concord-Signature": signature(webhook.secret, body, timestamp)}) as response:
+                status_code, response_text = response.status_code, _excerpt(response)
+        finally:
+            if owned:
+                client.close()
+        ok = 200 <= response.status_code < 300
+        if not ok:
+            error = f"HTTP {response.status_code}"
+    except Exception as exc:  # noqa: BLE001 - whatever went wrong is this attempt's failure, not the sender's
+        error = str(getattr(exc, "message", exc)) or type(exc).__name__
+    return _record_attempt(delivery_id, ok=ok, status_code=status_code, error=error, response_text=response_text)
+
+
+def _send_to_endpoint(delivery_ids: list[int]) -> None:
+    """Send one webhook's claimed deliveries in order; after a failed one, leave the rest for a later run."""
+    with webhook_targets.client(timeout=TIMEOUT_SECONDS) as client:
+        for delivery_id in delivery_ids:
+            try:
+                status = send(delivery_id, client=client)
+            except Exception:  # the database, most likely: log it and let the claim expire into a retry
+                log.exception("webhook delivery %s could not be attempted", delivery_id)
+                return
+            if status != "delivered":
+                return  # the rest stay claimed and are due again after CLAIM_SECONDS, not attempted
+
+
 def deliver_due(*, limit: int = 100) -> int:
-    """Send the deliveries that are due (periodic). Returns how many were attempted."""
-    attempted = 0
-    with httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False) as client:
+    """Send the deliveries that are due (periodic). Returns how many were claimed.
+
+    Endpoints are sent to in parallel, each one's deliveries in order, so a slow or failing endpoint
+    holds up only its own deliveries.
+    """
+    claimed_total = 0
+    with ThreadPoolExecutor(max_workers=PARALLEL_ENDPOINTS, thread_name_prefix="webhooks") as pool:
         while True:
-            ids = _claim_due(limit)
-            for delivery_id in ids:
-                send(delivery_id, client=client)
-            attempted += len(ids)
-            if len(ids) < limit:
-                return attempted
+            claimed = _claim_due(limit)
+            if not claimed:
+                return claimed_total
+            by_webhook: dict[int, list[int]] = {}
+            for delivery_id, webhook_id in claimed:  # in claim order: organizations take turns
+                by_webhook.setdefault(webhook_id, []).append(delivery_id)
+            for future in [pool.submit(_send_to_endpoint, ids) for ids in by_webhook.values()]:
+                future.result()
+            claimed_total += len(claimed)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, or_, select, update
 
 from ..db import read_session, unit_of_work
 from ..errors import NotFound, ValidationError
 from ..models import Assignment, Project, Worker, WorkerGroupMember, WorkerQuality, utcnow
-from . import quality
+from . import quality, review
 from .access import Principal, ensure_manage
 from .pagination import Page, paginate
 
@@ -57,7 +57,27 @@ def suspend_worker(*, principal: Principal, project_id: int, worker_id: int, rea
         if row.suspended_at is None:
             project.manual_suspensions += 1
             quality.suspend(session, project, row, reason=reason[:500], actor=principal.actor, now=utcnow())
-        return row
+    settle_suspension(project_id=project_id, worker_id=worker_id)
+    return row
+
+
+def settle_suspension(*, project_id: int, worker_id: int) -> int:
+    """Finish a committed suspension: end the leases it could not lock at once, and leave out of
+    agreement, consensus and pay any answer that raced it. Safe to run twice. Returns leases ended."""
+    now = utcnow()
+    with unit_of_work() as session:
+        row = session.scalar(select(WorkerQuality).where(WorkerQuality.worker_id == worker_id,
+                                                         WorkerQuality.project_id == project_id))
+        if row is None or row.suspended_at is None:
+            return 0
+        # Task locks first (as on the release path); a submit holding one finishes before this goes on.
+        ended = quality.end_leases(session, project_id, worker_id, now=now, skip_locked=False)
+        session.execute(update(Assignment).where(
+            Assignment.project_id == project_id, Assignment.worker_id == worker_id,
+            Assignment.status == "submitted", Assignment.flagged.is_(False)).values(flagged=True))
+        review.reject_for_suspension(session, session.get(Project, project_id), worker_id=worker_id,
+                                     reason=row.suspension_reason or "suspended", now=now)
+        return ended
 
 
 # The column's width (worker_group_members.group_name); project qualification lists use the same bound.
@@ -65,7 +85,12 @@ GROUP_NAME_MAX = 100
 
 
 def set_group(*, principal: Principal, name: str, worker_ids: list[int]) -> list[int]:
-    """Replace the members of the organization's named group. Raises ValidationError for unknown workers."""
+    """Replace the members of the organization's named group. Raises ValidationError for unknown workers.
+
+    A worker is known to the organization when it is a crowd annotator (no organization), the
+    organization's own, or has worked on its projects. Another tenant's worker is as unknown as an id
+    that does not exist, so the answer tells nothing about other organizations.
+    """
     principal.require_scope("projects:write")
     organization_id = principal.require_organization("Worker groups")
     if not 1 <= len(name) <= GROUP_NAME_MAX or "\x00" in name:
@@ -73,7 +98,11 @@ def set_group(*, principal: Principal, name: str, worker_ids: list[int]) -> list
                               details={"fields": {"name": [f"1 to {GROUP_NAME_MAX} characters, no NUL"]}})
     wanted = sorted(set(worker_ids))
     with unit_of_work() as session:
-        known = set(session.scalars(select(Worker.id).where(Worker.id.in_(wanted))))
+        worked_here = (select(Assignment.worker_id).join(Project, Project.id == Assignment.project_id)
+                       .where(Project.organization_id == organization_id, Assignment.worker_id.in_(wanted)))
+        known = set(session.scalars(select(Worker.id).where(Worker.id.in_(wanted), or_(
+            and_(Worker.organization_id.is_(None), Worker.user_id.is_not(None)),
+            Worker.organization_id == organization_id, Worker.id.in_(worked_here)))))
         missing = [w for w in wanted if w not in known]
         if missing:
             raise ValidationError(f"worker_ids: unknown workers {missing[:10]}",

@@ -42,6 +42,9 @@ MATRIX = [
     ("GET", "/jobs/{job}", None, "401 404 404 ok 404 ok ok 404"),
     ("GET", "/me", None, "401 ok ok ok ok ok ok ok"),
     ("GET", "/me/earnings", None, "401 ok ok 403 403 403 403 403"),
+    # Only a browser session changes a password; every caller here holds a token.
+    ("POST", "/me/password", {"current_password": "x", "new_password": "long enough"},
+     "401 403 403 403 403 403 403 403"),
     ("GET", "/me/stats", None, "401 ok ok 403 403 403 403 403"),
     ("POST", "/payouts", {"currency": "USD"}, "401 403 403 ok ok ok 403 ok"),
     ("GET", "/payouts", None, "401 ok ok ok ok ok 403 ok"),

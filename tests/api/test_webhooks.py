@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import socket
 import threading
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -71,6 +72,9 @@ def verify(secret: str, received: dict) -> bool:
     "http://127.0.0.1:8080/hook", "http://localhost/hook", "http://10.1.2.3/hook", "http://192.168.0.5/hook",
     "http://169.254.169.254/latest/meta-data", "http://[::1]/hook", "http://0.0.0.0/hook",
     "http://[::ffff:127.0.0.1]/hook", "ftp://example.com/hook", "http://user:pw@127.0.0.2/hook",
+    # IPv4-compatible and Teredo (client 10.0.0.1) forms of private addresses
+    "http://[::127.0.0.1]/hook", "http://[::169.254.169.254]/hook", "http://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/hook",
+    "http://127.0.0.2:99999/hook", "http://127.0.0.2/a b", "http://127.0.0.2/\thook",
 ])
 def test_unsafe_targets_are_refused(mgr, url):
     response = mgr.post("/api/v1/webhooks", json={"url": url, "events": ["batch.completed"]})
@@ -186,3 +190,23 @@ def test_webhooks_are_private_to_their_organization(mgr, receiver, user_factory,
     assert paused["active"] is False
     assert mgr.delete(f"/api/v1/webhooks/{hook['id']}").status_code == 204
     assert mgr.get(f"/api/v1/webhooks/{hook['id']}").status_code == 404
+
+
+def test_a_name_re_pointed_to_a_private_address_is_a_failed_attempt(mgr, monkeypatch, run_jobs):
+    """Checked again at every attempt: a name that later resolves inside is refused, and retried later."""
+    real = socket.getaddrinfo
+    answer = ["127.0.0.2"]
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host != "moved.test":
+            return real(host, port, *args, **kwargs)
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (answer[0], port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    hook = mgr.post("/api/v1/webhooks", json={"url": "http://moved.test:9/hook", "events": ["payout.created"]}).json
+    answer[0] = "127.0.0.1"
+    mgr.post("/api/v1/payouts", json={"currency": "EUR"})
+    worker_jobs.dispatch_events()
+    run_jobs()  # the sender the dispatcher queued
+    (delivery,) = mgr.get(f"/api/v1/webhooks/{hook['id']}/deliveries").json["items"]
+    assert delivery["status"] == "pending" and delivery["attempts"] == 1 and "127.0.0.1" in delivery["last_error"]

@@ -17,6 +17,7 @@ from schemathesis.checks import (
     unsupported_method,
 )
 
+from backend.api import SECURITY_HEADERS
 from backend.services import accounts, datasets, projects
 from tests.conftest import principal_of
 
@@ -24,8 +25,19 @@ EXAMPLES_PER_OPERATION = 12
 # What the contract promises. Left out: positive_data_acceptance (the document cannot express every
 # rule, e.g. which currency codes exist, so schema-valid input may rightly be a 422) and
 # negative_data_rejection (lenient parsing of some query strings is not a broken promise).
+
+
+@schemathesis.check
+def security_headers(ctx, response, case) -> None:
+    """Every answer, errors included, carries the headers that stop framing, sniffing and inline script."""
+    sent = {name.lower(): values for name, values in response.headers.items()}
+    missing = {name for name, value in SECURITY_HEADERS.items() if value not in sent.get(name.lower(), [])}
+    if missing:
+        raise AssertionError(f"{case.method} {case.path} answered {response.status_code} without {sorted(missing)}")
+
+
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
-          response_headers_conformance, ignored_auth, missing_required_header, unsupported_method]
+          response_headers_conformance, ignored_auth, missing_required_header, unsupported_method, security_headers]
 
 
 def _world(manager) -> dict[str, str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import expect
 
 from backend.services import demo, projects
@@ -97,3 +99,16 @@ def test_the_demo_data_works_for_an_annotator_and_for_the_manager(page, login, a
     expect(page.get_by_role("link", name="Movie review sentiment")).to_be_visible()
     page.get_by_role("link", name="News entities").click()
     expect(page.locator("#answers-submitted")).to_have_text("1 / 25")
+
+
+def test_an_annotator_opening_a_manager_page_is_told_it_is_for_managers(page, login, annotator, screenshot):
+    login(page, annotator, "/projects")
+    expect(page.get_by_text("No project is open to you")).to_be_visible()
+    page.goto("/#/manage")
+    expect(page.get_by_role("alert")).to_contain_text("This page is for managers")
+    expect(page.get_by_role("link", name="New project")).to_have_count(0)
+    page.goto("/#/manage/payouts")
+    expect(page.get_by_role("alert")).to_contain_text("you are logged in as annotator")
+    screenshot(page, "annotator-on-manager-page")
+    page.get_by_role("link", name="Back to your start page").click()
+    expect(page).to_have_url(re.compile(r"#/projects$"))

@@ -86,6 +86,12 @@ async function route() {
     const match = path.match(pattern);
     if (!match) continue;
     document.title = `${title} · Concord`;
+    if (path.startsWith("/manage") && !isManager()) {
+      // The API would refuse every call of a manager page; say so instead of showing empty numbers.
+      fill(view, h("h1", {}, title), notice("error", `This page is for managers; you are logged in as ${
+        session.me.role}.`), h("p", {}, h("a", { href: `#${home()}` }, "Back to your start page")));
+      return;
+    }
     fill(view, h("p", { class: "muted" }, "Loading…"));
     try {
       const page = await load();
