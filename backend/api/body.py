@@ -15,21 +15,23 @@ from ..errors import ValidationError
 from ..services.json_limits import MAX_JSON_DEPTH, TooDeep, check_depth
 
 
-def _refuse(reason: str) -> ValidationError:
-    return ValidationError(f"The JSON body {reason}.", details={"fields": {"body": [reason]}})
+def _refuse(reason: str, path: str = "") -> ValidationError:
+    # The field is named by its path in the body (``url``, ``items.3.text``), as schema errors are.
+    where = f" at {path}" if path else ""
+    return ValidationError(f"The JSON body {reason}{where}.", details={"fields": {path or "body": [reason]}})
 
 
 def _no_constants(name: str):
     raise _refuse(f"holds {name}, which is not JSON; send a number or null")
 
 
-def _check_text(value: str) -> None:
+def _check_text(value: str, path: str) -> None:
     if "\x00" in value:
-        raise _refuse("holds a NUL character (\\u0000)")
+        raise _refuse("holds a NUL character (\\u0000)", path)
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise _refuse("holds a lone surrogate (an unpaired \\ud800-\\udfff escape)") from None
+        raise _refuse("holds a lone surrogate (an unpaired \\ud800-\\udfff escape)", path) from None
 
 
 def check_json_body(raw: bytes) -> None:
@@ -43,14 +45,15 @@ def check_json_body(raw: bytes) -> None:
         value = json.loads(raw, parse_constant=_no_constants)
     except (ValueError, UnicodeDecodeError):
         return
-    stack = [value]
+    stack = [("", value)]
     while stack:
-        item = stack.pop()
+        path, item = stack.pop()
         if isinstance(item, str):
-            _check_text(item)
+            _check_text(item, path)
         elif isinstance(item, dict):
             for key, child in item.items():
-                _check_text(key)
-                stack.append(child)
+                child_path = f"{path}.{key}" if path else str(key)
+                _check_text(key, path)
+                stack.append((child_path, child))
         elif isinstance(item, list):
-            stack.extend(item)
+            stack.extend((f"{path}.{i}" if path else str(i), child) for i, child in enumerate(item))
