@@ -18,6 +18,11 @@ def _check_external_id(external_id: str) -> str:
     if not external_id or len(external_id) > 255:
         raise ValidationError("external_id: 1 to 255 characters",
                               details={"fields": {"external_id": ["1 to 255 characters"]}})
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in external_id):
+        # NUL would be stored by SQLite and refused by PostgreSQL; other control characters only
+        # hide one worker's name behind another's in files and screens.
+        raise ValidationError("external_id: no control characters",
+                              details={"fields": {"external_id": ["no control characters"]}})
     return external_id
 
 

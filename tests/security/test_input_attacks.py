@@ -171,3 +171,18 @@ def test_an_idempotency_key_outside_its_documented_pattern_is_refused(mgr, proje
                         headers={"Idempotency-Key": key})
     assert assert_refused(response)["code"] == "invalid_idempotency_key"
     assert task_count(mgr, project.id) == 0
+
+
+@pytest.mark.parametrize("external_id", ["w\x00", "w\x1b[2J", "w\x7f"])
+def test_a_vendor_worker_id_with_control_characters_is_refused_and_registers_nobody(
+        manager, api_key, project_factory, external_id):
+    from backend.db import read_session
+    from backend.models import Worker
+
+    project = project_factory(owner=manager)
+    key = api_key(organization=manager.organization, scopes=["projects:read", "tasks:work"])
+    claimed = key.post(f"/api/v1/projects/{project.id}/assignments", headers={"X-Concord-Worker": external_id})
+    assert_refused(claimed)
+    assert_refused(key.post("/api/v1/workers", json={"external_id": external_id}))
+    with read_session() as session:
+        assert session.query(Worker).filter(Worker.organization_id == manager.organization_id).count() == 0
