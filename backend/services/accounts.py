@@ -382,6 +382,17 @@ def _require_power_over(principal: Principal, token: ApiToken, action: str) -> N
                         code="scope_not_allowed", details={"missing_scopes": missing})
 
 
+def _require_lifetime_over(session: Session, principal: Principal, token: ApiToken) -> None:
+    """A rotation hands out a secret that lives as long as the token: a caller token expiring sooner
+    would get a longer life than it has (as issue_token caps a child's expiry at its parent's)."""
+    if principal.token_id is None or token.id == principal.token_id:
+        return
+    own_expiry = session.scalar(select(ApiToken.expires_at).where(ApiToken.id == principal.token_id))
+    if own_expiry is not None and (token.expires_at is None or token.expires_at > own_expiry):
+        raise Forbidden("A token cannot rotate a token that outlives it.", code="scope_not_allowed",
+                        details={"expires_at": own_expiry.isoformat()})
+
+
 def rotate_token(*, principal: Principal, token_id: int, grace_seconds: int) -> tuple[ApiToken, str]:
     """Give a token a new secret; the old one keeps working for ``grace_seconds`` (0: stops at once).
 
@@ -396,6 +407,7 @@ def rotate_token(*, principal: Principal, token_id: int, grace_seconds: int) -> 
         if token is None:
             raise NotFound(f"Token {token_id} not found.")
         _require_power_over(principal, token, "rotate")
+        _require_lifetime_over(session, principal, token)
         if token.revoked_at is not None:
             raise Conflict(f"Token {token_id} is revoked.", code="token_revoked")
         token.previous_token_hash = token.token_hash if grace_seconds > 0 else None

@@ -324,3 +324,13 @@ def test_production_adds_hsts(app, monkeypatch):
     monkeypatch.setitem(app.config, "CONCORD_SETTINGS", replace(settings, env="production"))
     response = app.test_client().get("/healthz")
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_short_lived_token_cannot_rotate_a_long_lived_one_to_outlive_itself(client, user_factory):
+    manager = user_factory("manager")
+    lasting, _ = accounts.create_token(name="lasting", user_id=manager.id)
+    _brief, brief_secret = accounts.create_token(name="brief", user_id=manager.id,
+                                                 expires_at=datetime.now(UTC) + timedelta(hours=1))
+    response = _bearer(client, brief_secret).post(f"/api/v1/tokens/{lasting.id}/rotate", json={"grace_seconds": 0})
+    assert response.status_code == 403
+    assert "secret" not in response.json
