@@ -10,9 +10,13 @@ PostgreSQL but not by SQLite. Each is a 422 here, the same on both backends.
 from __future__ import annotations
 
 import json
+import math
 
 from ..errors import ValidationError
 from ..services.json_limits import MAX_JSON_DEPTH, TooDeep, check_depth
+
+# No amount, id or count Concord stores comes near this; Python's own limit is 4300 digits.
+MAX_INT_DIGITS = 100
 
 
 def _refuse(reason: str, path: str = "") -> ValidationError:
@@ -23,6 +27,19 @@ def _refuse(reason: str, path: str = "") -> ValidationError:
 
 def _no_constants(name: str):
     raise _refuse(f"holds {name}, which is not JSON; send a number or null")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999: a float too large becomes infinity, then null once stored
+        raise _refuse(f"holds {text[:40]}, a number too large to store")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:  # Python refuses longer ones with a bare ValueError
+        raise _refuse(f"holds an integer of {len(text)} digits (at most {MAX_INT_DIGITS})")
+    return int(text)
 
 
 def _check_text(value: str, path: str) -> None:
@@ -42,7 +59,7 @@ def check_json_body(raw: bytes) -> None:
     except TooDeep as exc:
         raise _refuse(f"{exc} (at most {MAX_JSON_DEPTH})") from None
     try:
-        value = json.loads(raw, parse_constant=_no_constants)
+        value = json.loads(raw, parse_constant=_no_constants, parse_float=_finite, parse_int=_bounded_int)
     except (ValueError, UnicodeDecodeError):
         return
     stack = [("", value)]
