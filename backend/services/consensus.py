@@ -209,6 +209,9 @@ def list_results(*, principal: Principal, project_id: int, limit: int, cursor: s
     """
     principal.require_scope("results:read")
     after = decode_cursor(cursor)
+    if isinstance(after, str) and not after.startswith("s:"):
+        raise ValidationError("cursor: not a cursor this server issued",
+                              details={"fields": {"cursor": ["invalid cursor"]}})
     sync = updated_since is not None or (isinstance(after, str) and after.startswith("s:"))
     with read_session() as session:
         ensure_manage(principal, session.get(Project, project_id), project_id)

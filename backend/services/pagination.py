@@ -29,7 +29,12 @@ def encode_cursor(last_id: int | str) -> str:
     return base64.urlsafe_b64encode(json.dumps({"after": last_id}).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None) -> int | str | None:
+def decode_cursor(cursor: str | None, expect: type = object) -> int | str | None:
+    """The position a cursor this server issued stands for; ``expect``: the type the list's key has.
+
+    Raises ValidationError for anything else (a string on an integer key would be a 500 on
+    PostgreSQL; NUL or a lone surrogate inside the base64 would fail on its way to the database).
+    """
     if not cursor:
         return None
     try:
@@ -38,8 +43,14 @@ def decode_cursor(cursor: str | None) -> int | str | None:
         if isinstance(value, bool) or not (isinstance(value, str) or
                                            (isinstance(value, int) and 0 <= value < 2**63)):
             raise ValueError(value)
+        if isinstance(value, str) and ("\x00" in value or len(value) > 255):
+            raise ValueError(value)
+        if isinstance(value, str):
+            value.encode("utf-8")
+        if not isinstance(value, expect):
+            raise TypeError(value)
         return value
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, UnicodeError) as exc:
         raise ValidationError("cursor: not a cursor this server issued",
                               details={"fields": {"cursor": ["invalid cursor"]}}) from exc
 
@@ -54,11 +65,7 @@ def _python_type(column) -> type:
 def paginate(session: Session, stmt: Select, id_column, *, limit: int, cursor: str | None,
              newest_first: bool = False) -> Page:
     """Run ``stmt`` ordered by ``id_column`` (descending if ``newest_first``) and cut one page from it."""
-    after = decode_cursor(cursor)
-    if after is not None and not isinstance(after, _python_type(id_column)):
-        # A string cursor on an integer key: PostgreSQL would fail the comparison (a 500), SQLite not.
-        raise ValidationError("cursor: not a cursor this server issued",
-                              details={"fields": {"cursor": ["invalid cursor"]}})
+    after = decode_cursor(cursor, _python_type(id_column))
     if after is not None:
         stmt = stmt.where(id_column < after if newest_first else id_column > after)
     order = id_column.desc() if newest_first else id_column

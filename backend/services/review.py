@@ -248,7 +248,7 @@ def list_answers(*, principal: Principal, project_id: int, limit: int, cursor: s
         ensure_manage(principal, session.get(Project, project_id), project_id)
         stmt = _queue_query(project_id, review_status=review_status, batch_id=batch_id, worker_id=worker_id,
                             gold=gold)
-        after = decode_cursor(cursor)
+        after = decode_cursor(cursor, int)
         if after is not None:
             stmt = stmt.where(Assignment.id > after)
         rows = session.execute(stmt.order_by(Assignment.id).limit(limit + 1)).all()

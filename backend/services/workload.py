@@ -139,7 +139,7 @@ def project_workload(*, principal: Principal, project_id: int, by: str = "worker
     where = [Assignment.project_id == project_id, *_period(date_from, date_to)]
     if worker_id is not None:
         where.append(Assignment.worker_id == worker_id)
-    after = decode_cursor(cursor)
+    after = decode_cursor(cursor, int)
     with read_session() as session:
         project = ensure_manage(principal, session.get(Project, project_id), project_id)
         page_where = [*where] + ([Assignment.worker_id > after] if after is not None else [])
