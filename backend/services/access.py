@@ -82,6 +82,7 @@ def managed_row(session, principal: Principal, model, row_id: int, label: str, *
         raise NotFound(f"{label} {row_id} not found.")
     try:
         ensure_manage(principal, session.get(Project, row.project_id), row.project_id)
-    except NotFound as exc:
+    except (NotFound, Forbidden) as exc:
+        # A worker who may see the project still learns nothing of its rows, not even its id.
         raise NotFound(f"{label} {row_id} not found.") from exc
     return row
