@@ -85,7 +85,9 @@ class InProcessQueue:
     redis_url = None
 
     def __init__(self, workers: int = 2):
-        self.runner = f"inproc:{socket.gethostname()}:{os.getpid()}"
+        # The process start time tells this process from a later one given the same pid (a
+        # restarted container starts its server as pid 1 again).
+        self.runner = f"inproc:{socket.gethostname()}:{os.getpid()}.{_started(os.getpid())}"
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="concord-job")
         self._futures: set[Future] = set()
         self._lock = threading.Lock()
@@ -184,8 +186,9 @@ class InProcessQueue:
         prefix = self.runner.rpartition(":")[0] + ":"
         count = 0
         for record in job_records.unfinished_on(runner_prefix=prefix):
-            pid = record.runner.rpartition(":")[2]
-            if record.runner == self.runner or (pid.isdigit() and _alive(int(pid))):
+            pid, dot, started = record.runner.rpartition(":")[2].partition(".")
+            if record.runner == self.runner or (pid.isdigit() and _alive(int(pid))
+                                                and (not dot or started == _started(int(pid)))):
                 continue
             if record.status == "queued" and record.func:
                 log.warning("job %s was left queued by %s; queueing it again", record.id, record.runner)
@@ -201,6 +204,15 @@ class InProcessQueue:
     def shutdown(self) -> None:
         self._stop.set()
         self._executor.shutdown(wait=True, cancel_futures=False)
+
+
+def _started(pid: int) -> str:
+    """When a process started, in clock ticks since boot (Linux); "" where /proc does not say."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rpartition(b")")[2].split()[19].decode()
+    except (OSError, IndexError):
+        return ""
 
 
 def _alive(pid: int) -> bool:

@@ -163,13 +163,17 @@ def embedded(app):
     return jobs.backend()
 
 
+@pytest.mark.parametrize("dead_process", [
+    f"{2**22 + 1}.1",  # a pid that is never alive
+    f"{os.getpid()}.1",  # a restarted container's server has the dead one's pid, not its start time
+])
 def test_embedded_restart_fails_the_job_a_dead_server_left_started_and_requeues_the_one_left_queued(
-        embedded, manager, project_factory, login_as, settings, monkeypatch):
-    """A server process died (pid 2**22+1 is never alive) with one export running and one queued."""
+        embedded, manager, project_factory, login_as, settings, monkeypatch, dead_process):
+    """A server process died with one export running and one queued."""
     monkeypatch.setenv("CONCORD_VAR_DIR", str(settings.var_dir))
     project = project_factory()
     datasets.import_items(principal=principal_of(manager), project_id=project.id, items=[{"text": "a"}])
-    dead = embedded.runner.rpartition(":")[0] + f":{2**22 + 1}"
+    dead = embedded.runner.rpartition(":")[0] + f":{dead_process}"
     made = []
     for _ in range(2):
         job_id = jobs.new_job_id()
@@ -242,3 +246,4 @@ def test_import_job_that_crashes_on_an_unexpected_error_marks_dataset_failed_and
     dataset = client.get(f"/api/v1/datasets/{response.json['dataset']['id']}").json
     assert dataset["status"] == "failed" and dataset["error"]["code"] == "job_failed"
     assert not upload.exists()
+

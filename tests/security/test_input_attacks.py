@@ -186,3 +186,34 @@ def test_a_vendor_worker_id_with_control_characters_is_refused_and_registers_nob
     assert_refused(key.post("/api/v1/workers", json={"external_id": external_id}))
     with read_session() as session:
         assert session.query(Worker).filter(Worker.organization_id == manager.organization_id).count() == 0
+
+
+def test_an_integer_of_five_thousand_digits_in_a_body_is_a_422_not_a_500(mgr):
+    response = mgr.post("/api/v1/projects", data='{"name": ' + "1" * 5000 + "}",
+                        headers={"Content-Type": "application/json"})
+    assert_refused(response)
+
+
+def test_a_float_too_large_for_a_double_is_refused_not_stored_as_null(mgr, project_factory, manager):
+    project = project_factory(owner=manager)
+    response = mgr.post(f"/api/v1/projects/{project.id}/datasets", data='{"items": [{"text": "a", "score": 1e999}]}',
+                        headers={"Content-Type": "application/json"})
+    assert_refused(response)
+    assert task_count(mgr, project.id) == 0
+
+
+@pytest.mark.parametrize("after", ["x", "\u0000", "\ud800"])
+@pytest.mark.parametrize("path", ["/projects/{p}/reviews", "/projects/{p}/results", "/projects/{p}/workload",
+                                  "/jobs", "/projects"])
+def test_a_forged_cursor_is_a_422_on_every_list(mgr, project_factory, manager, path, after):
+    import base64
+    import json
+
+    project = project_factory(owner=manager)
+    raw = json.dumps({"after": after}).encode()
+    cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    response = mgr.get(f"/api/v1{path.format(p=project.id)}?cursor={cursor}")
+    if path == "/jobs" and after == "x":
+        assert response.status_code == 200  # job ids are strings: a harmless position
+    else:
+        assert_refused(response)
