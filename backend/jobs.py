@@ -39,6 +39,7 @@ PERIODIC_JOBS: tuple[tuple[str, str, int], ...] = (
     ("worker.jobs.auto_approve_answers", "default", 60),
     ("worker.jobs.refresh_fair_pay", "default", 3600),
     ("worker.jobs.purge_idempotency_keys", "default", 3600),
+    ("worker.jobs.purge_ended_sessions", "default", 3600),
     ("worker.jobs.recover_jobs", "default", 60),
 )
 

@@ -15,6 +15,7 @@ from backend import db, jobs
 from backend.config import Settings
 from backend.runtime import configure_process
 from backend.services import (
+    accounts,
     agreement,
     assignments,
     consensus,
@@ -171,6 +172,12 @@ def auto_approve_answers() -> int:
     """Approve answers pending longer than their project's auto_approve_hours (periodic)."""
     _ensure_database()
     return review.auto_approve_due()
+
+
+def purge_ended_sessions() -> int:
+    """Delete browser sessions that ended (logged out, expired) more than a day ago (periodic)."""
+    _ensure_database()
+    return accounts.purge_ended_sessions()
 
 
 def purge_idempotency_keys() -> int:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -141,6 +141,15 @@ def end_session(*, secret: str) -> None:
     with unit_of_work() as session:
         session.execute(update(UserSession).where(UserSession.token_hash == _digest(secret),
                                                   UserSession.revoked_at.is_(None)).values(revoked_at=utcnow()))
+
+
+def purge_ended_sessions(*, older_than: timedelta = timedelta(days=1)) -> int:
+    """Delete session rows that ended (revoked or expired) before ``older_than`` ago; returns how many."""
+    cutoff = utcnow() - older_than
+    with unit_of_work() as session:
+        result = session.execute(delete(UserSession).where(
+            or_(UserSession.revoked_at < cutoff, UserSession.expires_at < cutoff)))
+    return result.rowcount or 0
 
 
 def _end_sessions(session: Session, user_id: int, *, keep: str | None = None) -> None:

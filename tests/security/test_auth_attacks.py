@@ -334,3 +334,20 @@ def test_short_lived_token_cannot_rotate_a_long_lived_one_to_outlive_itself(clie
     response = _bearer(client, brief_secret).post(f"/api/v1/tokens/{lasting.id}/rotate", json={"grace_seconds": 0})
     assert response.status_code == 403
     assert "secret" not in response.json
+
+
+def test_ended_sessions_are_purged_and_live_ones_kept(app, user_factory):
+    from backend.db import read_session, unit_of_work
+    from backend.models import UserSession
+    from worker.jobs import purge_ended_sessions
+
+    manager = user_factory("manager")
+    c, csrf = _login(app, manager)
+    _login(app, manager)
+    assert c.post("/api/v1/auth/logout", headers={"X-CSRF-Token": csrf}).status_code == 204
+    with unit_of_work() as session:
+        for row in session.query(UserSession).filter(UserSession.revoked_at.is_not(None)):
+            row.revoked_at -= timedelta(days=2)
+    assert purge_ended_sessions() == 1
+    with read_session() as session:
+        assert session.query(UserSession).count() == 1  # the live one
