@@ -166,7 +166,7 @@ def change_password(*, user_id: int, current_password: str, new_password: str, k
     """
     _check_password(new_password)
     with unit_of_work() as session:
-        user = session.get(User, user_id, with_for_update=True)
+        user = session.get(User, user_id, with_for_update={"of": User})
         if user is None:
             raise NotFound(f"User {user_id} not found.")
         try:
@@ -181,7 +181,7 @@ def set_password(*, email: str, password: str) -> None:
     """An operator's reset (the CLI): a new password, and every session of the user ends."""
     _check_password(password)
     with unit_of_work() as session:
-        user = session.scalar(select(User).where(User.email == _normalise_email(email)).with_for_update())
+        user = session.scalar(select(User).where(User.email == _normalise_email(email)).with_for_update(of=User))
         if user is None:
             raise NotFound(f"No user {email}.")
         user.password_hash = _hasher.hash(password)
@@ -191,7 +191,7 @@ def set_password(*, email: str, password: str) -> None:
 def set_active(*, email: str, active: bool) -> User:
     """Deactivate (or reactivate) a user. Deactivation ends every session; its tokens stop too."""
     with unit_of_work() as session:
-        user = session.scalar(select(User).where(User.email == _normalise_email(email)).with_for_update())
+        user = session.scalar(select(User).where(User.email == _normalise_email(email)).with_for_update(of=User))
         if user is None:
             raise NotFound(f"No user {email}.")
         user.is_active = active
