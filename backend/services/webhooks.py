@@ -38,13 +38,16 @@ MAX_ATTEMPTS = 8
 BASE_DELAY_SECONDS = 30
 MAX_DELAY_SECONDS = 6 * 3600
 TIMEOUT_SECONDS = 10  # for a whole attempt: connecting, sending, and the answer's status line and headers
-CLAIM_SECONDS = 60  # a claimed delivery is someone else's to retry only after this
 USER_AGENT = "Concord-Webhooks/1"
 
 # Per run of the sender, at most this many deliveries of one webhook are claimed, organizations take
 # turns, and this many endpoints are sent to at once: one tenant's flood or slow endpoint delays only itself.
 PER_WEBHOOK_PER_BATCH = 10
 PARALLEL_ENDPOINTS = 8
+# A claimed delivery is someone else's to retry only after this: longer than one endpoint's share of a
+# run can take (its deliveries go in order, each up to TIMEOUT_SECONDS), so no delivery is sent twice
+# or out of order by a second sender while the first still works through that endpoint.
+CLAIM_SECONDS = PER_WEBHOOK_PER_BATCH * TIMEOUT_SECONDS + 30
 RESPONSE_EXCERPT_CHARS = 100
 
 log = logging.getLogger(__name__)

@@ -12,6 +12,7 @@ import socket
 import ssl
 import subprocess
 import threading
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -326,3 +327,17 @@ def test_dns_rebinding_over_https_connects_to_checked_address_under_the_tls_name
     assert response.status_code == 200 and internal.received == []
     assert server_names == ["rebind.test"]  # SNI, and the certificate was verified for that name
     assert receiver.received[0]["headers"]["Host"] == f"rebind.test:{internal.port}"
+
+
+def test_a_second_sender_cannot_resend_deliveries_the_first_still_works_through(tenants):
+    # One endpoint's share of a run goes in order, each attempt up to TIMEOUT_SECONDS; a claim shorter
+    # than that let a periodic run re-claim the tail and send it twice, out of order.
+    (owner, _), _ = tenants
+    ids = _queue_deliveries(_store_webhook(owner.organization_id, "http://127.0.0.2:9/hook"),
+                            webhooks.PER_WEBHOOK_PER_BATCH)
+    before = utcnow()
+    claimed = webhooks._claim_due(100)
+    assert sorted(d for d, _w in claimed) == sorted(ids)
+    worst_case_run = timedelta(seconds=webhooks.PER_WEBHOOK_PER_BATCH * webhooks.TIMEOUT_SECONDS)
+    for delivery_id in ids:
+        assert _delivery(delivery_id).next_attempt_at > before + worst_case_run
