@@ -1,7 +1,7 @@
 """SQLAlchemy models, one module per aggregate. Import from here."""
 
 from .accounts import ROLE_SCOPES, ROLES, SCOPES, ApiToken, Organization, User, UserSession, Worker
-from .assignments import ASSIGNMENT_STATUSES, Assignment, Event
+from .assignments import ASSIGNMENT_STATUSES, COUNTED_SQL, Assignment, Event, counted
 from .base import Base, utcnow
 from .jobs import JobRecord
 from .payments import (
@@ -39,6 +39,7 @@ __all__ = [
     "WorkerGroupMember",
     "WorkerQuality",
     "ASSIGNMENT_STATUSES",
+    "COUNTED_SQL",
     "Assignment",
     "Event",
     "ROLES",
@@ -60,5 +61,6 @@ __all__ = [
     "Task",
     "User",
     "Worker",
+    "counted",
     "utcnow",
 ]

@@ -12,6 +12,17 @@ from .base import Base, JSONType, UTCDateTime, utcnow
 from .projects import BigId
 
 ASSIGNMENT_STATUSES = ("leased", "submitted", "released", "expired")
+# An answer counts (towards overlap, in consensus, agreement and quality figures) when it was
+# submitted, is not from a suspended worker (flagged) and was not rejected in review. One
+# definition for every query: SQL text for raw statements, ``counted(table)`` for Core.
+COUNTED_SQL = "status = 'submitted' AND NOT flagged AND (review_status IS NULL OR review_status <> 'rejected')"
+
+
+def counted(table):
+    """The COUNTED_SQL condition over an assignments table (or alias) in Core."""
+    c = table.c
+    return (c.status == "submitted") & c.flagged.is_(False) & (
+        c.review_status.is_(None) | (c.review_status != "rejected"))
 
 
 class Assignment(Base):
