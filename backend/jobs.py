@@ -425,6 +425,15 @@ def run_soon(func: str) -> None:
                 from exc
 
 
+def dispatch_soon(why: str) -> None:
+    """Dispatch committed events now rather than at the next tick (consensus of a completed batch, of
+    tasks whose answers stopped counting). With the queue down the periodic dispatcher does it later."""
+    try:
+        run_soon("worker.jobs.dispatch_events")
+    except QueueUnavailable:
+        log.warning("queue unreachable; %s is dispatched later", why, exc_info=True)
+
+
 def report_progress(job_id: str, fraction: float) -> None:
     backend().report_progress(job_id, round(max(0.0, min(1.0, fraction)), 4))
 

@@ -115,7 +115,8 @@ _dispatching = threading.Lock()
 
 
 def dispatch_events() -> int:
-    """Start the follow-up work of committed events: consensus for each completed batch (periodic).
+    """Start the follow-up work of committed events: consensus for each completed batch and for tasks
+    whose answers stopped or started counting (periodic).
 
     One dispatcher at a time per process, so that an event is not picked up twice by the timer and
     an immediate dispatch. Across processes a rare second pick-up only repeats a consensus run,
@@ -135,6 +136,11 @@ def _dispatch() -> int:
                 jobs.start_job("worker.jobs.run_consensus", kind="consensus", organization_id=organization_id,
                                project_id=event.project_id, queue="consensus", retries=2,
                                args={"project_id": event.project_id, "batch_ids": [event.batch_id]})
+        elif event.kind == "results.stale":
+            with contextlib.suppress(jobs.QueueUnavailable):
+                jobs.start_job("worker.jobs.run_consensus", kind="consensus", organization_id=organization_id,
+                               project_id=event.project_id, queue="consensus", retries=2,
+                               args={"project_id": event.project_id, "task_ids": event.payload["task_ids"]})
         deliveries += events.mark_dispatched(event_id=event.id, organization_id=organization_id)
         started += 1
     if deliveries:

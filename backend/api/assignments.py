@@ -88,11 +88,7 @@ def submit(body, assignment_id: int):
         # The batch's completion event is committed (the outbox); start its consensus now rather than at
         # the next tick. The answer is stored whatever happens here: with the queue down, the periodic
         # dispatcher picks the event up once it is back.
-        try:
-            jobs.run_soon("worker.jobs.dispatch_events")
-        except jobs.QueueUnavailable:
-            log.warning("queue unreachable; batch completion of assignment %s is dispatched later",
-                        assignment_id, exc_info=True)
+        jobs.dispatch_soon(f"the batch completion of assignment {assignment_id}")
     return lease
 
 

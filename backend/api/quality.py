@@ -114,7 +114,9 @@ def list_standings(args, project_id: int):
 @errors(bp, 401, 403, 404)
 def lift_suspension(project_id: int, worker_id: int):
     """Let a suspended worker back in: gold results start afresh and its answers count again."""
-    return workforce.lift_suspension(principal=current_principal(), project_id=project_id, worker_id=worker_id)
+    row = workforce.lift_suspension(principal=current_principal(), project_id=project_id, worker_id=worker_id)
+    jobs.dispatch_soon(f"lifting the suspension of worker {worker_id}")
+    return row
 
 
 @bp.post("/projects/<int:project_id>/workers/<int:worker_id>/suspend")
@@ -125,8 +127,10 @@ def lift_suspension(project_id: int, worker_id: int):
 @errors(bp, 401, 403, 404, 422)
 def suspend_worker(body, project_id: int, worker_id: int):
     """Suspend a worker from the project by hand: it cannot claim, its answers stop counting."""
-    return workforce.suspend_worker(principal=current_principal(), project_id=project_id, worker_id=worker_id,
-                                    reason=body["reason"])
+    row = workforce.suspend_worker(principal=current_principal(), project_id=project_id, worker_id=worker_id,
+                                   reason=body["reason"])
+    jobs.dispatch_soon(f"the suspension of worker {worker_id}")
+    return row
 
 
 @bp.put("/worker-groups/<name>")

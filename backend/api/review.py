@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import jobs
 from ..schemas.common import page_of
 from ..schemas.payments import (
     BulkReviewResultSchema,
@@ -22,6 +23,7 @@ def _decide(assignment_id: int, *, approve: bool, reason: str | None):
     principal = current_principal()
     decision = review.decide(principal=principal, assignment_id=assignment_id, approve=approve, reason=reason,
                              request=request_key(principal))
+    jobs.dispatch_soon(f"the review of assignment {assignment_id}")  # a task reopened, consensus stale
     return decision.assignment, 200, replay_headers(decision.replayed)
 
 
@@ -58,6 +60,7 @@ def review_in_bulk(body, project_id: int):
     principal = current_principal()
     result = review.review_in_bulk(principal=principal, project_id=project_id, request=request_key(principal),
                                    **body)
+    jobs.dispatch_soon(f"the bulk review of project {project_id}")
     return result, 200, replay_headers(result["replayed"])
 
 

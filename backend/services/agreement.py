@@ -16,7 +16,17 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from ..db import read_session, unit_of_work
-from ..models import AgreementReport, Assignment, ConsensusResult, JobRecord, Project, WorkerQuality, utcnow
+from ..models import (
+    COUNTED_SQL,
+    AgreementReport,
+    Assignment,
+    AuditRecord,
+    ConsensusResult,
+    JobRecord,
+    Project,
+    WorkerQuality,
+    utcnow,
+)
 from ..quality import agreement as metrics
 from ..quality import multilabel
 from ..quality.similarity import task_agreement
@@ -32,7 +42,7 @@ CATEGORICAL = {"single_choice", "rating"}
 def _answers(session, project_id: int) -> list[tuple]:
     return session.execute(text(
         "SELECT task_id, worker_id, batch_id, answer, submitted_at FROM assignments "
-        "WHERE project_id = :p AND status = 'submitted' AND NOT flagged AND NOT is_gold ORDER BY task_id, id")
+        f"WHERE project_id = :p AND {COUNTED_SQL} AND NOT is_gold ORDER BY task_id, id")
         .columns(answer=Assignment.__table__.c.answer.type, submitted_at=Assignment.__table__.c.submitted_at.type),
         {"p": project_id}).all()
 
@@ -242,13 +252,26 @@ def _similarity_report(project: Project, rows: list[tuple], gold: dict[int, floa
     }
 
 
+def _answers_changed_at(session, project_id: int) -> datetime | None:
+    """When the project's counted answers last changed: a submit, a review decision (a rejection or
+    its reversal), a suspension or its lifting."""
+    moments = [
+        session.scalar(select(func.max(Assignment.submitted_at)).where(Assignment.project_id == project_id)),
+        session.scalar(select(func.max(Assignment.reviewed_at)).where(Assignment.project_id == project_id)),
+        session.scalar(select(func.max(AuditRecord.created_at)).where(
+            AuditRecord.project_id == project_id,
+            AuditRecord.kind.in_(("worker.suspended", "worker.suspension_lifted")))),
+    ]
+    return max((m for m in moments if m is not None), default=None)
+
+
 def report_state(*, principal: Principal, project_id: int) -> dict[str, Any]:
     """The stored report and whether newer answers exist. Raises NotFound or Forbidden."""
     principal.require_scope("results:read")
     with read_session() as session:
         project = ensure_manage(principal, session.get(Project, project_id), project_id)
         stored = session.get(AgreementReport, project_id)
-        latest = session.scalar(select(func.max(Assignment.submitted_at)).where(Assignment.project_id == project_id))
+        latest = _answers_changed_at(session, project_id)
         running = None
         if stored is None or (latest is not None and latest > stored.computed_at):
             running = session.scalar(select(JobRecord).where(

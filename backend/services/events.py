@@ -9,7 +9,8 @@ from ..models import WEBHOOK_EVENTS, Event, Project, utcnow
 from . import webhooks
 
 # Events that start work of their own (consensus) or go out to webhooks when dispatched.
-DISPATCHED_KINDS = tuple(sorted({"batch.completed", *WEBHOOK_EVENTS}))
+# results.stale: answers of tasks with stored consensus stopped or started counting.
+DISPATCHED_KINDS = tuple(sorted({"batch.completed", "results.stale", *WEBHOOK_EVENTS}))
 
 
 def undispatched(*, limit: int = 100) -> list[tuple[Event, int]]:

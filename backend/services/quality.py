@@ -13,10 +13,10 @@ from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from ..db import is_postgres
-from ..models import Assignment, AuditRecord, Event, Project, Worker, WorkerGroupMember, WorkerQuality
+from ..models import COUNTED_SQL, Assignment, AuditRecord, Event, Project, Worker, WorkerGroupMember, WorkerQuality
 from ..models.base import utc_param
 from ..quality.similarity import gold_score
-from . import budget, review
+from . import budget, counting
 
 QUALIFICATION_KEYS = ("min_gold_accuracy", "gold_projects", "worker_groups", "vendor_organizations")
 _ASSIGNMENTS = Assignment.__table__
@@ -164,7 +164,10 @@ def suspend(session: Session, project: Project, row: WorkerQuality, *, reason: s
             details: dict[str, Any] | None = None) -> None:
     """Stop a worker claiming in the project: its live leases end (their slots free), its answers
     are flagged (left out of agreement and consensus), an audit record and a worker.suspended event
-    are written, and with the project's rule its pending answers are rejected."""
+    are written. The caller then runs ``workforce.settle_suspension`` after the commit: it recounts
+    the tasks those answers leave (they go back to the pool) and, with the project's rule, rejects
+    the pending ones. That part takes the tasks' locks, which a submit holding a control task's lock
+    must not wait for."""
     # The caller holds a task or project lock already: take other tasks' locks only when free.
     end_leases(session, project.id, row.worker_id, now=now, skip_locked=True)
     row.suspended_at = now
@@ -178,7 +181,6 @@ def suspend(session: Session, project: Project, row: WorkerQuality, *, reason: s
                             details=details, created_at=now))
     session.execute(insert(Event.__table__).values(kind="worker.suspended", project_id=project.id,
                                                    payload={"worker_id": row.worker_id, **details}, created_at=now))
-    review.reject_for_suspension(session, project, worker_id=row.worker_id, reason=reason, now=now)
 
 
 def lift(session: Session, project: Project, *, worker_id: int, actor: str, now: datetime) -> WorkerQuality | None:
@@ -193,8 +195,13 @@ def lift(session: Session, project: Project, *, worker_id: int, actor: str, now:
     row.suspended_at = None
     row.suspension_reason = None
     row.gold_answers, row.gold_score = 0, 0.0
+    # Its answers count again: their tasks are recounted (a reopened task may complete again).
+    answered = (_ASSIGNMENTS.c.project_id == project.id) & (_ASSIGNMENTS.c.worker_id == worker_id) & (
+        _ASSIGNMENTS.c.flagged.is_(True))
+    task_ids = counting.lock_tasks(session, counting.task_ids_where(session, answered))
     session.execute(update(_ASSIGNMENTS).where(
         _ASSIGNMENTS.c.project_id == project.id, _ASSIGNMENTS.c.worker_id == worker_id).values(flagged=False))
+    counting.recount(session, project, task_ids, now=now)
     session.add(AuditRecord(kind="worker.suspension_lifted", organization_id=project.organization_id,
                             project_id=project.id, worker_id=worker_id, actor=actor, details=details,
                             created_at=now))
@@ -202,8 +209,8 @@ def lift(session: Session, project: Project, *, worker_id: int, actor: str, now:
 
 
 def task_answers(session: Session, task_id: int) -> list[dict[str, Any]]:
-    """Answers that count for a task: submitted, and not from a suspended worker."""
+    """Answers that count for a task (submitted, not from a suspended worker, not rejected)."""
     return list(session.execute(text(
-        "SELECT answer FROM assignments WHERE task_id = :t AND status = 'submitted' AND NOT flagged "
-        "ORDER BY id").columns(answer=_ASSIGNMENTS.c.answer.type), {"t": task_id}).scalars())
+        f"SELECT answer FROM assignments WHERE task_id = :t AND {COUNTED_SQL} ORDER BY id")
+        .columns(answer=_ASSIGNMENTS.c.answer.type), {"t": task_id}).scalars())
 

@@ -21,7 +21,7 @@ from ..db import read_session, unit_of_work
 from ..errors import Conflict, ValidationError
 from ..models import Assignment, Project, Task, Worker, utcnow
 from ..quality.similarity import gold_score
-from . import budget, idempotency, ledger
+from . import budget, counting, idempotency, ledger
 from .access import Principal, ensure_manage, managed_row
 from .pagination import Page, decode_cursor, encode_cursor
 
@@ -54,13 +54,28 @@ def approve_where(session: Session, project: Project, condition, *, actor: str, 
 
 def reject_where(session: Session, project: Project, condition, *, reason: str, actor: str,
                  now: datetime) -> int:
-    """Reject pending answers matching ``condition``; their committed budget is freed. Returns how many."""
-    rows = session.execute(update(_A).where(
-        _A.c.project_id == project.id, _A.c.status == "submitted", _A.c.review_status == "pending", condition)
-        .values(review_status="rejected", reviewed_at=now, reviewed_by=actor, review_reason=reason[:500])
-        .returning(*_returning())).all()
-    budget.uncommit(session, project.id, sum(r.reward_amount for r in rows))
-    return len(rows)
+    """Reject pending answers matching ``condition``. Returns how many.
+
+    Their committed budget is freed, and they stop counting: control answers leave their workers'
+    gold accuracy, and the tasks of the others are recounted (a complete task below its overlap goes
+    back to the pool; stored consensus is recomputed). Tasks are locked first, in id order and in
+    chunks, as the distribution engine locks them; an answer submitted meanwhile to a task not yet
+    locked is left for the next decision.
+    """
+    pending = and_(_A.c.project_id == project.id, _A.c.status == "submitted", _A.c.review_status == "pending",
+                   condition)
+    total = 0
+    for chunk in counting.chunks(counting.task_ids_where(session, pending)):
+        counting.lock_tasks(session, chunk)
+        rows = session.execute(update(_A).where(pending, _A.c.task_id.in_(chunk))
+                               .values(review_status="rejected", reviewed_at=now, reviewed_by=actor,
+                                       review_reason=reason[:500])
+                               .returning(*_returning(), _A.c.task_id, _A.c.is_gold, _A.c.gold_score)).all()
+        budget.uncommit(session, project.id, sum(r.reward_amount for r in rows))
+        counting.adjust_gold(session, project.id, rows, sign=-1)
+        counting.recount(session, project, {r.task_id for r in rows if not r.is_gold}, now=now)
+        total += len(rows)
+    return total
 
 
 def _check_reason(reason: str | None) -> str:
@@ -114,8 +129,11 @@ def decide(*, principal: Principal, assignment_id: int, approve: bool, reason: s
 
 
 def _reverse_rejection(session: Session, project: Project, assignment_id: int, *, actor: str, now: datetime) -> int:
+    """Turn a rejection within the window into an approval: paid, and counting again (its task recounted)."""
     window = now - timedelta(hours=project.rejection_window_hours)
-    row = session.execute(select(*_returning()).where(
+    task_id = session.scalar(select(_A.c.task_id).where(_A.c.id == assignment_id))
+    counting.lock_tasks(session, [task_id])
+    row = session.execute(select(*_returning(), _A.c.task_id, _A.c.is_gold, _A.c.gold_score).where(
         _A.c.id == assignment_id, _A.c.status == "submitted", _A.c.review_status == "rejected",
         _A.c.reviewed_at > window).with_for_update()).first()
     if row is None:
@@ -127,6 +145,9 @@ def _reverse_rejection(session: Session, project: Project, assignment_id: int, *
                            .returning(*_returning())).all()
     ledger.post_earnings(session, rows, organization_id=project.organization_id, project_id=project.id,
                          actor=actor, now=now)
+    counting.adjust_gold(session, project.id, [row], sign=1)
+    if not row.is_gold:
+        counting.recount(session, project, [row.task_id], now=now)
     return len(rows)
 
 

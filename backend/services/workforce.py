@@ -7,7 +7,7 @@ from sqlalchemy import and_, delete, or_, select, update
 from ..db import read_session, unit_of_work
 from ..errors import NotFound, ValidationError
 from ..models import Assignment, Project, Worker, WorkerGroupMember, WorkerQuality, utcnow
-from . import quality, review
+from . import counting, quality, review
 from .access import Principal, ensure_manage
 from .pagination import Page, paginate
 
@@ -62,21 +62,28 @@ def suspend_worker(*, principal: Principal, project_id: int, worker_id: int, rea
 
 
 def settle_suspension(*, project_id: int, worker_id: int) -> int:
-    """Finish a committed suspension: end the leases it could not lock at once, and leave out of
-    agreement, consensus and pay any answer that raced it. Safe to run twice. Returns leases ended."""
+    """Finish a committed suspension: end the leases it could not lock at once, leave out of
+    agreement, consensus and pay any answer that raced it, recount the tasks its answers leave (they
+    go back to the pool for replacements) and, with the project's rule, reject its pending answers.
+    Safe to run twice. Returns leases ended."""
     now = utcnow()
     with unit_of_work() as session:
         row = session.scalar(select(WorkerQuality).where(WorkerQuality.worker_id == worker_id,
                                                          WorkerQuality.project_id == project_id))
         if row is None or row.suspended_at is None:
             return 0
-        # Task locks first (as on the release path); a submit holding one finishes before this goes on.
+        project = session.get(Project, project_id)
+        # Task locks first, in id order (as on the submit path); a submit holding one finishes first.
+        mine = (Assignment.project_id == project_id) & (Assignment.worker_id == worker_id) & (
+            Assignment.status.in_(("leased", "submitted")))
+        task_ids = counting.lock_tasks(session, counting.task_ids_where(session, mine))
         ended = quality.end_leases(session, project_id, worker_id, now=now, skip_locked=False)
         session.execute(update(Assignment).where(
             Assignment.project_id == project_id, Assignment.worker_id == worker_id,
             Assignment.status == "submitted", Assignment.flagged.is_(False)).values(flagged=True))
-        review.reject_for_suspension(session, session.get(Project, project_id), worker_id=worker_id,
+        review.reject_for_suspension(session, project, worker_id=worker_id,
                                      reason=row.suspension_reason or "suspended", now=now)
+        counting.recount(session, project, task_ids, now=now)
         return ended
 
 

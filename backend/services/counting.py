@@ -1,0 +1,122 @@
+"""When answers stop or start counting: rejections, reversed rejections, suspensions and their lifting.
+
+An answer counts (``models.COUNTED_SQL``) towards its task's overlap, in consensus, agreement and
+the worker's quality figures while it is submitted, not from a suspended worker and not rejected.
+When that changes, the task's ``answer_count`` is recounted from the answers themselves (so a
+repeat changes nothing), a complete task that fell below its overlap goes back to the pool (its
+batch is open again, so claims see it), a reopened task that is full again completes, and the
+tasks whose stored consensus is now stale get a ``results.stale`` event, whose dispatch recomputes
+them (a new consensus version that incremental sync returns).
+
+Lock order is the distribution engine's: task rows first (in id order), then the assignment rows,
+then the project row. Callers lock with ``lock_tasks`` before they change any assignment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy.orm import Session
+
+from ..db import is_postgres
+from ..models import Assignment, Batch, ConsensusResult, Event, Project, Task, WorkerQuality, counted
+from .completion import finish_task
+
+_A = Assignment.__table__
+_T = Task.__table__
+CHUNK = 1000
+
+
+@dataclass
+class Recount:
+    """What a recount changed."""
+
+    reopened: list[int] = field(default_factory=list)
+    completed: list[int] = field(default_factory=list)
+    batches_completed: int = 0
+    stale_results: list[int] = field(default_factory=list)
+
+
+def chunks(ids: list[int]):
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start:start + CHUNK]
+
+
+def lock_tasks(session: Session, task_ids: Iterable[int]) -> list[int]:
+    """Lock these tasks' rows in id order (PostgreSQL; SQLite has one writer). Returns the sorted ids."""
+    ids = sorted(set(task_ids))
+    if is_postgres(session):
+        for chunk in chunks(ids):
+            session.execute(text("SELECT id FROM tasks WHERE id IN :ids ORDER BY id FOR NO KEY UPDATE")
+                            .bindparams(bindparam("ids", expanding=True)), {"ids": chunk})
+    return ids
+
+
+def task_ids_where(session: Session, condition) -> list[int]:
+    """Distinct tasks of the assignments matching a Core condition (read before locking them)."""
+    return sorted(session.execute(select(_A.c.task_id).where(condition).distinct()).scalars())
+
+
+def recount(session: Session, project: Project, task_ids: Iterable[int], *, now: datetime) -> Recount:
+    """Bring these tasks' counts, statuses and batches in line with the answers that count.
+
+    The caller holds the tasks' locks (``lock_tasks``) and has changed the answers already.
+    """
+    out = Recount()
+    ids = sorted(set(task_ids))
+    for chunk in chunks(ids):
+        counts = dict(session.execute(
+            select(_A.c.task_id, func.count()).where(_A.c.task_id.in_(chunk), counted(_A))
+            .group_by(_A.c.task_id)).all())
+        tasks = session.execute(select(_T.c.id, _T.c.batch_id, _T.c.status, _T.c.answer_count,
+                                       _T.c.required_overlap).where(_T.c.id.in_(chunk))).all()
+        for task in tasks:
+            answers = counts.get(task.id, 0)
+            if answers != task.answer_count:
+                session.execute(update(_T).where(_T.c.id == task.id).values(answer_count=answers))
+            if task.status == "complete" and answers < task.required_overlap:
+                _reopen(session, project, task, answers=answers, now=now)
+                out.reopened.append(task.id)
+            elif task.status == "open" and answers >= task.required_overlap and answers > task.answer_count:
+                out.batches_completed += finish_task(session, project, task_id=task.id, batch_id=task.batch_id,
+                                                     answers=answers, required=task.required_overlap, now=now)
+                out.completed.append(task.id)
+        out.stale_results += session.execute(select(ConsensusResult.task_id).where(
+            ConsensusResult.task_id.in_(chunk))).scalars().all()
+    if out.stale_results:
+        session.execute(insert(Event.__table__).values(
+            kind="results.stale", project_id=project.id, created_at=now,
+            payload={"task_ids": sorted(out.stale_results)}))
+    return out
+
+
+def _reopen(session: Session, project: Project, task, *, answers: int, now: datetime) -> None:
+    """A complete task lost counted answers below its overlap: back to the pool, its batch open again."""
+    session.execute(update(_T).where(_T.c.id == task.id).values(
+        status="open", completed_at=None, flagged=False, flag_reason=None))
+    session.execute(update(Batch.__table__).where(Batch.id == task.batch_id).values(
+        completed_count=Batch.completed_count - 1, completed_at=None))
+    session.execute(insert(Event.__table__).values(
+        kind="task.reopened", project_id=project.id, batch_id=task.batch_id, task_id=task.id, created_at=now,
+        payload={"answers": answers, "required": task.required_overlap}))
+
+
+def adjust_gold(session: Session, project_id: int, rows: Iterable, *, sign: int) -> None:
+    """Take rejected control answers out of their workers' gold accuracy (sign -1), or put reversed
+    ones back (+1). ``rows`` carry worker_id, is_gold and gold_score."""
+    per_worker: dict[int, tuple[int, float]] = {}
+    for row in rows:
+        if row.is_gold and row.gold_score is not None:
+            n, score = per_worker.get(row.worker_id, (0, 0.0))
+            per_worker[row.worker_id] = (n + 1, score + row.gold_score)
+    for worker_id, (n, score) in sorted(per_worker.items()):
+        # A lifted suspension restarts the count at zero: never go below it.
+        session.execute(update(WorkerQuality).where(
+            WorkerQuality.project_id == project_id, WorkerQuality.worker_id == worker_id).values(
+            gold_answers=func.max(WorkerQuality.gold_answers + sign * n, 0) if not is_postgres(session)
+            else func.greatest(WorkerQuality.gold_answers + sign * n, 0),
+            gold_score=func.max(WorkerQuality.gold_score + sign * score, 0.0) if not is_postgres(session)
+            else func.greatest(WorkerQuality.gold_score + sign * score, 0.0)))
