@@ -5,17 +5,21 @@ from __future__ import annotations
 import logging
 
 from flask import Response, current_app, request
+from marshmallow import RAISE
 
 from .. import jobs
 from ..errors import Forbidden
 from ..schemas.assignments import (
     AssignmentSchema,
+    MyAssignmentArgsSchema,
+    MyAssignmentSchema,
     ReleaseSchema,
     SubmitSchema,
     WorkerCreateSchema,
     WorkerSchema,
 )
-from ..services import assignments, workers
+from ..schemas.common import page_of
+from ..services import assignments, worker_assignments, workers
 from ..services.assignments import Actor, NoTask
 from .common import IDEMPOTENCY_PARAM, api_blueprint, errors, idempotent, security
 from .security import auth_required, current_principal
@@ -72,6 +76,23 @@ def claim(project_id: int):
 def get_assignment(assignment_id: int):
     """One of the caller's assignments."""
     return assignments.get_assignment(assignment_id=assignment_id, actor=_actor())
+
+
+@bp.get("/me/assignments")
+@auth_required("tasks:work")
+# A misspelt filter would otherwise list everything: unknown parameters are a 422 here.
+@bp.arguments(MyAssignmentArgsSchema, location="query", unknown=RAISE)
+@bp.response(200, page_of(MyAssignmentSchema))
+@bp.doc(security=security("tasks:work"), parameters=[_WORKER_PARAM])
+@errors(bp, 401, 403, 422)
+def my_assignments(args):
+    """My assignments, newest first: each answer with its review decision, the reviewer's reason and the reward.
+
+    Organization keys name the vendor's worker in X-Concord-Worker and see that worker's assignments only.
+    """
+    # Listing never registers a vendor's worker: one that never claimed anything has an empty list.
+    worker_id = workers.acting_worker_id(current_principal(), request.headers.get(WORKER_HEADER), register=False)
+    return worker_assignments.list_worker_assignments(worker_id=worker_id, **args)
 
 
 @bp.post("/assignments/<bigint:assignment_id>/submit")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, pre_dump, validate
 
-from ..models import ASSIGNMENT_STATUSES
-from .common import MoneySchema
+from ..models import ASSIGNMENT_STATUSES, REVIEW_STATUSES
+from .common import MoneySchema, PageArgsSchema
 from .projects import TaskSchema
 
 _LABEL_FIELDS = ("labels", "min", "max", "text_field", "image_field", "max_length")
@@ -69,6 +69,52 @@ class AssignmentSchema(Schema):
             # Gold answers are never part of what a worker receives.
             "task": {"id": task.id, "batch_id": task.batch_id, "external_id": task.external_id, "data": task.data},
             "project": labeling,
+        }
+
+
+class ProjectRefSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+
+
+class MyAssignmentArgsSchema(PageArgsSchema):
+    status = fields.String(load_default=None, validate=validate.OneOf(
+        ASSIGNMENT_STATUSES, error="Must be one of: {choices} (review decisions are filtered by review_status)."),
+        metadata={"description": "The assignment's own state; `submitted` lists answers only"})
+    review_status = fields.String(load_default=None, validate=validate.OneOf(
+        REVIEW_STATUSES, error="Must be one of: {choices} (the lease's state is filtered by status)."),
+        metadata={"description": "The review decision on an answer (implies status=submitted)"})
+    project_id = fields.Integer(load_default=None, validate=validate.Range(min=1, max=2**31 - 1))
+
+
+class MyAssignmentSchema(Schema):
+    """One of the caller's own assignments, as the worker may see it: its task's data and its own answer,
+    never a gold answer nor anyone else's answer."""
+
+    id = fields.Integer(metadata={"description": "The assignment"})
+    status = fields.String(validate=validate.OneOf(ASSIGNMENT_STATUSES))
+    project = fields.Nested(ProjectRefSchema)
+    task = fields.Nested(LeasedTaskSchema)
+    answer = fields.Dict(allow_none=True)
+    leased_at = fields.DateTime()
+    submitted_at = fields.DateTime(allow_none=True)
+    review_status = fields.String(allow_none=True, validate=validate.OneOf(REVIEW_STATUSES),
+                                  metadata={"description": "pending, approved (paid) or rejected; null if no answer"})
+    review_reason = fields.String(allow_none=True, metadata={"description": "The reviewer's reason for a rejection"})
+    reviewed_at = fields.DateTime(allow_none=True)
+    reward = fields.Nested(MoneySchema, metadata={"description": "Rate fixed when the task was claimed; earned "
+                                                                 "once the answer is approved"})
+
+    @pre_dump
+    def flatten(self, item, **_kwargs):
+        a = item.assignment
+        return {
+            "id": a.id, "status": a.status, "answer": a.answer, "leased_at": a.leased_at,
+            "submitted_at": a.submitted_at, "review_status": a.review_status, "review_reason": a.review_reason,
+            "reviewed_at": a.reviewed_at, "reward": {"amount": a.reward_amount, "currency": a.reward_currency},
+            "project": {"id": a.project_id, "name": item.project_name},
+            "task": {"id": a.task_id, "batch_id": a.batch_id, "external_id": item.task_external_id,
+                     "data": item.task_data},
         }
 
 

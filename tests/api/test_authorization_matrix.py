@@ -41,6 +41,8 @@ MATRIX = [
     ("GET", "/jobs", None, "401 ok ok ok ok ok ok ok"),
     ("GET", "/jobs/{job}", None, "401 404 404 ok 404 ok ok 404"),
     ("GET", "/me", None, "401 ok ok ok ok ok ok ok"),
+    # Workers' own assignments: the organization's key lists those of the vendor worker it names.
+    ("GET", "/me/assignments", None, "401 ok ok 403 403 ok 403 403"),
     ("GET", "/me/earnings", None, "401 ok ok 403 403 403 403 403"),
     # Only a browser session changes a password; every caller here holds a token.
     ("POST", "/me/password", {"current_password": "x", "new_password": "long enough"},
