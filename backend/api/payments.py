@@ -73,7 +73,7 @@ def _earnings(balances, page) -> dict:
 @bp.doc(security=security("payments:read"))
 @errors(bp, 401, 403, 404, 422)
 def worker_earnings(args, worker_id: int):
-    """What the organization owes a worker, and the ledger entries behind it."""
+    """What the organization owes a worker, and the ledger entries behind it (oldest first; `order=newest`)."""
     return _earnings(*ledger.worker_earnings(principal=current_principal(), worker_id=worker_id, **args))
 
 
@@ -84,7 +84,7 @@ def worker_earnings(args, worker_id: int):
 @bp.doc(security=security("payments:read"))
 @errors(bp, 401, 403, 422)
 def my_earnings(args):
-    """My balances per currency (balance, pending, paid out) and my ledger entries."""
+    """My balances per currency (balance, pending, paid out) and my ledger entries (oldest first; `order=newest`)."""
     principal = current_principal()
     if principal.worker_id is None:
         raise Forbidden("Only annotators have earnings of their own.", code="not_a_worker")

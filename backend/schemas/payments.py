@@ -120,6 +120,8 @@ class BalanceSchema(Schema):
 class EarningsArgsSchema(PageArgsSchema):
     currency = fields.String(load_default=None, validate=validate.Length(equal=3))
     kind = fields.String(load_default=None, validate=validate.OneOf(LEDGER_KINDS))
+    order = fields.String(load_default="oldest", validate=validate.OneOf(["oldest", "newest"]),
+                          metadata={"description": "Entries oldest first (the default) or newest first"})
 
 
 class EarningsSchema(Schema):

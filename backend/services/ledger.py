@@ -140,24 +140,29 @@ def balances(session: Session, *, worker_id: int, organization_id: int | None = 
 
 
 def earnings(*, worker_id: int, organization_id: int | None, limit: int, cursor: str | None,
-             currency: str | None = None, kind: str | None = None) -> tuple[list[dict[str, Any]], Page]:
-    """A worker's balances and one page of its entries, newest last."""
+             currency: str | None = None, kind: str | None = None,
+             order: str = "oldest") -> tuple[list[dict[str, Any]], Page]:
+    """A worker's balances and one page of its entries, oldest first (``order="newest"``: newest first,
+    for a history that shows the latest entries). Raises ValidationError."""
+    if order not in ("oldest", "newest"):
+        raise ValidationError("order: oldest or newest", details={"fields": {"order": ["oldest or newest"]}})
     with read_session() as session:
         stmt = _scope(select(LedgerEntry), worker_id, organization_id)
         if currency:
             stmt = stmt.where(LedgerEntry.currency == currency)
         if kind:
             stmt = stmt.where(LedgerEntry.kind == kind)
-        page = paginate(session, stmt, LedgerEntry.id, limit=limit, cursor=cursor)
+        page = paginate(session, stmt, LedgerEntry.id, limit=limit, cursor=cursor, newest_first=order == "newest")
         return balances(session, worker_id=worker_id, organization_id=organization_id), page
 
 
 def worker_earnings(*, principal: Principal, worker_id: int, limit: int, cursor: str | None,
-                    currency: str | None = None, kind: str | None = None) -> tuple[list[dict[str, Any]], Page]:
+                    currency: str | None = None, kind: str | None = None,
+                    order: str = "oldest") -> tuple[list[dict[str, Any]], Page]:
     """What the caller's organization owes one worker, and the entries behind it. Raises NotFound."""
     principal.require_scope("payments:read")
     with read_session() as session:
         visible_worker(session, principal, worker_id)
     organization_id = None if principal.is_admin else principal.organization_id
     return earnings(worker_id=worker_id, organization_id=organization_id, limit=limit, cursor=cursor,
-                    currency=currency, kind=kind)
+                    currency=currency, kind=kind, order=order)

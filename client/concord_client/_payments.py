@@ -61,10 +61,12 @@ class Payments(Resource):
                                idempotency_key=idempotency_key)
 
     def earnings(self, worker_id: int, *, currency: str | None = None, kind: str | None = None, limit: int = 50,
-                 cursor: str | None = None) -> Earnings:
-        """Balances per currency (balance, pending, paid out...) and one page of ledger entries."""
+                 cursor: str | None = None, order: str | None = None) -> Earnings:
+        """Balances per currency (balance, pending, paid out...) and one page of ledger entries, oldest first
+        (``order="newest"``: newest first)."""
         return self._http.json("GET", f"/workers/{worker_id}/earnings",
-                               params={"currency": currency, "kind": kind, "limit": limit, "cursor": cursor})
+                               params={"currency": currency, "kind": kind, "limit": limit, "cursor": cursor,
+                                       "order": order})
 
     def iter_entries(self, worker_id: int, *, currency: str | None = None, kind: str | None = None,
                      page_size: int = 100) -> Iterator[LedgerEntry]:
@@ -73,10 +75,11 @@ class Payments(Resource):
                                   page_size=page_size, items_key="entries")
 
     def my_earnings(self, *, currency: str | None = None, kind: str | None = None, limit: int = 50,
-                    cursor: str | None = None) -> Earnings:
-        """The calling annotator's own balances and entries."""
+                    cursor: str | None = None, order: str | None = None) -> Earnings:
+        """The calling annotator's own balances and entries, oldest first (``order="newest"``: newest first)."""
         return self._http.json("GET", "/me/earnings",
-                               params={"currency": currency, "kind": kind, "limit": limit, "cursor": cursor})
+                               params={"currency": currency, "kind": kind, "limit": limit, "cursor": cursor,
+                                       "order": order})
 
 
 class Payouts(Resource):

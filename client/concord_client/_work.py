@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 
 from ._http import without_none
 from ._projects import Resource
-from .types import JSON, Assignment, NoTask, Worker, WorkerStats
+from .types import JSON, Assignment, MyAssignment, NoTask, Page, Worker, WorkerStats
 
 REASON_HEADER = "X-Concord-Reason"
 
@@ -40,6 +41,28 @@ class Assignments(Resource):
         body = without_none(answer=answer, active_seconds=active_seconds)
         return self._http.json("POST", f"/assignments/{assignment_id}/submit", json=body, worker=worker,
                                idempotency_key=idempotency_key)
+
+    def mine(self, *, status: str | None = None, review_status: str | None = None, project_id: int | None = None,
+             limit: int = 50, cursor: str | None = None, worker: str | None = None) -> Page[MyAssignment]:
+        """One page of the worker's own assignments, newest first, each with its review decision and
+        the reviewer's reason. ``status``: leased, submitted, released or expired; ``review_status``:
+        pending, approved or rejected."""
+        return self._http.json("GET", "/me/assignments", worker=worker, params={
+            "status": status, "review_status": review_status, "project_id": project_id, "limit": limit,
+            "cursor": cursor})
+
+    def iter_mine(self, *, status: str | None = None, review_status: str | None = None,
+                  project_id: int | None = None, page_size: int = 100,
+                  worker: str | None = None) -> Iterator[MyAssignment]:
+        """Every one of the worker's own assignments, newest first, one page request at a time."""
+        cursor = None
+        while True:
+            page = self.mine(status=status, review_status=review_status, project_id=project_id, limit=page_size,
+                             cursor=cursor, worker=worker)
+            yield from page["items"]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return
 
     def release(self, assignment_id: int, *, reason: str | None = None, worker: str | None = None,
                 idempotency_key: str | None = None) -> Assignment:

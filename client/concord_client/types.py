@@ -205,6 +205,27 @@ class Assignment(TypedDict, total=False):
     reviewed_at: str | None
 
 
+class ProjectRef(TypedDict, total=False):
+    id: int
+    name: str
+
+
+class MyAssignment(TypedDict, total=False):
+    """One of the worker's own assignments, with the review decision and the reviewer's reason."""
+
+    id: int
+    status: str
+    project: ProjectRef
+    task: LeasedTask
+    answer: JSON | None
+    leased_at: str
+    submitted_at: str | None
+    review_status: str | None
+    review_reason: str | None
+    reviewed_at: str | None
+    reward: Money
+
+
 @dataclass(frozen=True)
 class NoTask:
     """A claim that got nothing (HTTP 204). Falsy, so ``if not lease:`` reads naturally.

@@ -9,9 +9,10 @@ from datetime import timedelta
 
 import pytest
 
+from backend.db import unit_of_work
 from backend.models import utcnow
 from backend.services import assignments as assignment_service
-from backend.services import datasets, fair_pay, review
+from backend.services import datasets, fair_pay, ledger, payouts, review
 from tests.conftest import principal_of
 
 
@@ -221,6 +222,32 @@ def test_payouts_pay_balances_above_the_minimum_and_a_failed_one_gives_money_bac
     assert mgr.post(f"/api/v1/payouts/{again['id']}/paid", json={}).json["status"] == "paid"
     listed = mgr.get("/api/v1/payouts?status=paid").json["items"]
     assert [p["id"] for p in listed] == [again["id"]]
+
+
+def test_the_newest_ledger_entries_come_first_when_asked(project_factory, fill, mgr, manager, annotator):
+    """A payout history reads the newest entries: after 120 earnings, the payout is on the first page."""
+    project = project_factory(overlap=1, reward={"amount": 3, "currency": "USD"})
+    fill(project, 1)
+    ann = annotator()
+    work(ann, project.id)
+    mgr.post(f"/api/v1/projects/{project.id}/reviews", json={"action": "approve"})
+    with unit_of_work() as session:
+        for i in range(120):
+            ledger.post(session, organization_id=project.organization_id, worker_id=ann.worker_id, currency="USD",
+                        amount=5, kind="bonus", actor="test", reference=f"test-bonus:{i}", project_id=project.id)
+    payout = payouts.create_payout(principal=principal_of(manager), currency="USD")[0]
+    oldest = ann.get("/api/v1/me/earnings?limit=100").json["entries"]
+    assert "payout" not in {e["kind"] for e in oldest}  # the oldest hundred: earnings and bonuses only
+    newest = ann.get("/api/v1/me/earnings?order=newest&limit=2").json
+    assert [(e["kind"], e["amount"], e["payout_id"]) for e in newest["entries"]][0] == ("payout", -603, payout.id)
+    following = ann.get(f"/api/v1/me/earnings?order=newest&limit=2&cursor={newest['next_cursor']}").json["entries"]
+    assert following[0]["id"] < newest["entries"][-1]["id"]
+    history = ann.get("/api/v1/me/earnings?kind=payout&order=newest").json["entries"]
+    assert [e["payout_id"] for e in history] == [payout.id]
+    assert [e["id"] for e in mgr.get(f"/api/v1/workers/{ann.worker_id}/earnings?order=newest&limit=1").json[
+        "entries"]] == [history[0]["id"]]
+    bad = ann.get("/api/v1/me/earnings?order=latest")
+    assert bad.status_code == 422 and "order" in bad.json["error"]["details"]["fields"]
 
 
 def test_auto_approve_after_hours_and_suspension_rejects(project_factory, fill, mgr, annotator):

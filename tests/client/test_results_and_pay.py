@@ -76,6 +76,11 @@ def test_review_bonus_payout_and_cost(requester, vendor):
     rejected = requester.reviews.reject(bobs[0]["id"], "Off topic")
     assert rejected["review_status"] == "rejected"
     assert vendor.assignments.get(bobs[0]["id"], worker="bob")["review_reason"] == "Off topic"
+    # Bob's own list, newest first: the rejection with its reason; Ann's answers are not in it.
+    mine = list(vendor.assignments.iter_mine(worker="bob", page_size=1))
+    assert [a["id"] for a in mine] == sorted((q["id"] for q in bobs), reverse=True)
+    assert [(a["review_status"], a["review_reason"]) for a in vendor.assignments.mine(
+        worker="bob", review_status="rejected")["items"]] == [("rejected", "Off topic")]
     bulk = requester.reviews.bulk(project["id"], "approve")
     assert bulk["approved"] == 2 and bulk["replayed"] is False
     with pytest.raises(Conflict) as stands:
@@ -107,6 +112,8 @@ def test_review_bonus_payout_and_cost(requester, vendor):
     assert requester.payouts.get(payout["id"])["status"] == "paid"
     assert [p["id"] for p in requester.payouts.iter(status="paid")] == [payout["id"]]
     assert requester.payments.earnings(ann["id"])["balances"][0]["paid_out"] == 270
+    latest = requester.payments.earnings(ann["id"], order="newest", limit=1)["entries"]
+    assert [(e["kind"], e["amount"]) for e in latest] == [("payout", -270)]
 
     cost = requester.projects.cost(project["id"])
     assert cost["currency"] == "USD" and cost["approved"] == 30 and cost["bonuses"] == 250
