@@ -6,7 +6,8 @@ import re
 
 from playwright.sync_api import expect
 
-from backend.services import demo, projects
+from backend.db import unit_of_work
+from backend.services import demo, ledger, payouts, projects
 from tests.conftest import principal_of
 
 
@@ -49,6 +50,79 @@ def test_my_stats_show_answers_approval_and_earnings_in_the_currency(page, login
     expect(stats).to_contain_text("50.0%")  # one approved, one rejected
     expect(page.locator("table").first).to_contain_text("¥250")  # yen have no minor digits
     screenshot(page, "annotator-stats")
+
+
+def test_my_answers_show_each_decision_and_the_reason_of_a_rejection(page, login, annotator, labeling_project,
+                                                                   login_as, manager, screenshot):
+    project = labeling_project("single_choice", [{"external_id": f"r{i:02}", "text": f"Review number {i}"}
+                                                 for i in range(13)], labels=["positive", "negative"],
+                               name="Film reviews", reward={"amount": 12, "currency": "USD"})
+    me = login_as(annotator)
+    done = []
+    for _ in range(13):
+        lease = me.post(f"/api/v1/projects/{project.id}/assignments").json
+        me.post(f"/api/v1/assignments/{lease['id']}/submit", json={"answer": {"choice": "positive"}})
+        done.append(lease)
+    api = login_as(manager)
+    assert api.post(f"/api/v1/assignments/{done[-1]['id']}/reject",
+                    json={"reason": "This review is negative: read to the end."}).status_code == 200
+    assert api.post(f"/api/v1/assignments/{done[-2]['id']}/approve", json={}).status_code == 200
+    first = api.post(f"/api/v1/assignments/{done[0]['id']}/reject", json={"reason": "Sarcasm is negative."})
+    assert first.status_code == 200
+
+    login(page, annotator, "/projects")
+    page.get_by_role("link", name="My stats").click()
+    expect(page.locator("#rejections")).to_contain_text("2 of your answers were rejected")
+    rows = page.locator("#my-answers tbody tr")
+    expect(rows).to_have_count(10)  # the latest ten, newest first
+    newest = rows.first
+    expect(newest).to_have_class("rejected")
+    expect(newest).to_contain_text(done[-1]["task"]["external_id"])
+    expect(newest).to_contain_text("Rejected")
+    expect(newest.locator("td.reason")).to_have_text("This review is negative: read to the end.")
+    expect(newest).to_contain_text("not paid")
+    expect(rows.nth(1)).to_contain_text("Approved")
+    expect(rows.nth(1)).to_contain_text("$0.12")
+    expect(rows.nth(2)).to_contain_text("Pending review")
+    expect(page.locator("#my-answers tr.rejected")).to_have_count(1)  # the older rejection is on the next page
+    screenshot(page, "annotator-answers")
+    page.get_by_role("button", name="Show more").click()
+    expect(rows).to_have_count(13)
+    expect(page.locator("#answers-more")).to_be_hidden()
+    expect(rows.last.locator("td.reason")).to_have_text("Sarcasm is negative.")
+    page.get_by_role("button", name="Show the rejected ones").click()
+    expect(rows).to_have_count(2)
+    expect(page.get_by_label("Show")).to_have_value("rejected")
+    page.get_by_label("Show").select_option("approved")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text(done[-2]["task"]["external_id"])
+
+
+def test_my_payouts_show_the_latest_payout_after_many_earnings(page, login, annotator, labeling_project, login_as,
+                                                               manager, screenshot):
+    project = labeling_project("single_choice", [{"external_id": "p1", "text": "x"}], labels=["a", "b"],
+                               reward={"amount": 100, "currency": "USD"})
+    me = login_as(annotator)
+    worker_id = me.get("/api/v1/me").json["worker_id"]
+    with unit_of_work() as session:  # a busy worker: far more than a hundred entries before the payout
+        for i in range(150):
+            ledger.post(session, organization_id=project.organization_id, worker_id=worker_id, currency="USD",
+                        amount=10, kind="bonus", actor="test", reference=f"test-bonus:{i}", project_id=project.id)
+    payout, _replayed = payouts.create_payout(principal=principal_of(manager), currency="USD")
+    assert payout.total_amount == 1500
+    login(page, annotator, "/projects")
+    page.get_by_role("link", name="My stats").click()
+    table = page.locator("#my-payouts")
+    expect(table).to_contain_text("$15.00")
+    expect(table).to_contain_text("Paid out")
+    expect(table).to_contain_text(f"#{payout.id}")
+    expect(page.get_by_text("No payouts yet.")).to_have_count(0)
+    # A failed payout gives the money back: the history says so, newest first.
+    payouts.settle_payout(principal=principal_of(manager), payout_id=payout.id, status="failed")
+    page.reload()
+    expect(page.locator("#my-payouts tbody tr").first).to_contain_text("Returned: the payout failed")
+    expect(page.locator("#my-payouts tbody tr")).to_have_count(2)
+    screenshot(page, "annotator-payouts")
 
 
 def test_the_workspace_fits_a_phone_screen(browser, live_server, annotator, labeling_project, screenshot):

@@ -197,7 +197,8 @@ export async function workPage(view, projectId) {
 }
 
 export async function statsPage(view) {
-  const [stats, earnings] = await Promise.all([get("/me/stats?by=project"), get("/me/earnings?limit=100")]);
+  // Payout entries newest first: the oldest page of the ledger is all earnings for a busy worker.
+  const [stats, earnings] = await Promise.all([get("/me/stats?by=project"), get("/me/earnings?kind=payout&order=newest&limit=20")]);
   const projects = new Map((await all("/projects")).map((p) => [p.id, p.name]));
   const rows = stats.rows || [];
   const sum = (k) => rows.reduce((t, r) => t + (r[k] || 0), 0);
@@ -208,7 +209,9 @@ export async function statsPage(view) {
   const goldAnswers = sum("gold_answers");
   const goldAccuracy = goldAnswers ? rows.reduce((t, r) => t + (r.gold_accuracy ?? 0) * (r.gold_answers || 0), 0) / goldAnswers : null;
   const balances = earnings.balances || [];
-  const payouts = (earnings.entries || []).filter((e) => e.kind === "payout");
+  const payouts = earnings.entries || [];
+  const answers = answersSection(rejected);
+  await answers.load();
   fill(view, h("h1", {}, "My stats"),
     h("div", { class: "stats", id: "my-stats" },
       h("div", {}, h("div", { class: "muted" }, "Answers today"), h("div", { class: "stat", id: "stat-today" }, String(todayAnswers))),
@@ -216,6 +219,7 @@ export async function statsPage(view) {
       h("div", {}, h("div", { class: "muted" }, "Approval rate"), h("div", { class: "stat" }, approved + rejected ? pct(approved / (approved + rejected)) : "—")),
       h("div", {}, h("div", { class: "muted" }, "Gold accuracy"), h("div", { class: "stat" }, pct(goldAccuracy))),
       h("div", {}, h("div", { class: "muted" }, "Pending review"), h("div", { class: "stat" }, String(sum("pending"))))),
+    answers.el,
     h("h2", {}, "Earnings"),
     balances.length ? h("div", { class: "table-wrap" }, table(["Currency", "Balance", "Pending review", "Earned", "Bonuses", "Adjustments", "Paid out"],
       balances.map((b) => [b.currency, money(b.balance, b.currency), money(b.pending, b.currency), money(b.earned, b.currency),
@@ -226,7 +230,76 @@ export async function statsPage(view) {
         r.answers_per_hour == null ? "—" : r.answers_per_hour.toFixed(1), pct(r.gold_accuracy),
         (r.earnings || []).map((m) => money(m.amount, m.currency)).join(", ") || "—"]))) : notice("info", "You have not answered any task yet."),
     h("h2", {}, "Payouts"),
-    payouts.length ? h("div", { class: "table-wrap" }, table(["Date", "Amount", "Reference"],
-      payouts.map((e) => [new Date(e.created_at).toLocaleDateString(), money(-e.amount, e.currency), e.reference || `#${e.payout_id}`])))
+    payouts.length ? h("div", { class: "table-wrap", id: "my-payouts" }, table(["Date", "Amount", "What", "Payout"],
+      // A failed payout gives the money back with a positive entry of its own.
+      payouts.map((e) => [new Date(e.created_at).toLocaleDateString(), money(Math.abs(e.amount), e.currency),
+        e.amount < 0 ? "Paid out" : "Returned: the payout failed", `#${e.payout_id}`]),
+      earnings.next_cursor ? `Your latest ${payouts.length} payout entries` : null))
       : notice("info", "No payouts yet."));
+}
+
+const DECISIONS = { pending: ["Pending review", "warn"], approved: ["Approved", "ok"], rejected: ["Rejected", "bad"] };
+const clip = (text, n = 60) => (text.length > n ? `${text.slice(0, n - 1)}…` : text);
+
+// An answer in a few words, whatever the task type.
+function answerText(answer) {
+  if (!answer) return "—";
+  if ("choice" in answer) return String(answer.choice);
+  if (Array.isArray(answer.choices)) return answer.choices.join(", ") || "none";
+  if ("value" in answer) return String(answer.value);
+  if (typeof answer.text === "string") return clip(answer.text);
+  if (Array.isArray(answer.spans)) return answer.spans.length ? answer.spans.map((s) => s.label).join(", ") : "no spans";
+  if (Array.isArray(answer.boxes)) return `${answer.boxes.length} box${answer.boxes.length === 1 ? "" : "es"}`;
+  return clip(JSON.stringify(answer));
+}
+
+// My latest answers with the review decision and the reviewer's reason; rejections stand out.
+function answersSection(rejectedCount) {
+  const filter = h("select", { id: "answers-filter" }, h("option", { value: "" }, "All answers"),
+    ...Object.entries(DECISIONS).map(([value, [label]]) => h("option", { value }, label)));
+  const list = h("div", { class: "table-wrap" });
+  const more = h("button", { type: "button", id: "answers-more", hidden: true }, "Show more");
+  let cursor = null;
+
+  const row = (a) => {
+    const [label, kind] = DECISIONS[a.review_status] || ["—", ""];
+    const reward = money(a.reward.amount, a.reward.currency);
+    return h("tr", { class: a.review_status === "rejected" ? "rejected" : null, dataset: { assignment: String(a.id) } },
+      h("td", {}, a.submitted_at ? new Date(a.submitted_at).toLocaleString() : "—"),
+      h("td", {}, a.project.name),
+      h("td", {}, a.task.external_id || `#${a.task.id}`,
+        typeof a.task.data?.text === "string" ? h("div", { class: "muted" }, clip(a.task.data.text)) : null),
+      h("td", {}, answerText(a.answer)),
+      h("td", {}, h("span", { class: `badge ${kind}` }, label)),
+      h("td", { class: "reason" }, a.review_reason || ""),
+      h("td", {}, a.review_status === "rejected" ? [h("s", {}, reward), " not paid"] : reward));
+  };
+
+  async function load(reset = true) {
+    const query = new URLSearchParams({ status: "submitted", limit: "10" });
+    if (filter.value) query.set("review_status", filter.value);
+    if (!reset && cursor) query.set("cursor", cursor);
+    const page = await get(`/me/assignments?${query}`);
+    cursor = page.next_cursor;
+    more.hidden = !cursor;
+    if (reset || !list.querySelector("tbody")) {
+      const caption = filter.value ? `My answers: ${DECISIONS[filter.value][0].toLowerCase()}` : "My latest answers";
+      fill(list, page.items.length ? table(["Submitted", "Project", "Task", "Answer", "Decision", "Reason", "Reward"],
+        page.items.map(row), caption) : notice("info", filter.value ? "No answer with this decision." : "You have not answered any task yet."));
+    } else {
+      list.querySelector("tbody").append(...page.items.map(row));
+    }
+  }
+
+  const reload = (reset) => load(reset).catch((error) => fill(list, notice("error", error.message)));
+  filter.addEventListener("change", () => reload(true));
+  more.addEventListener("click", () => reload(false));
+  const showRejected = h("button", { type: "button", onclick: () => { filter.value = "rejected"; reload(true); } }, "Show the rejected ones");
+  const el = h("section", { id: "my-answers", "aria-labelledby": "my-answers-title" },
+    h("div", { class: "spread" }, h("h2", { id: "my-answers-title" }, "My answers"),
+      h("div", { class: "row" }, h("label", { for: "answers-filter" }, "Show"), filter)),
+    rejectedCount ? h("div", { class: "notice error row", role: "status", id: "rejections" },
+      `${rejectedCount} of your answers ${rejectedCount === 1 ? "was" : "were"} rejected. The reviewer says why in each one.`, showRejected) : null,
+    list, h("p", {}, more));
+  return { el, load };
 }
