@@ -142,14 +142,19 @@ class WorkerSchema(Schema):
 class ProgressSchema(Schema):
     project_id = fields.Integer()
     batch_id = fields.Integer(allow_none=True)
-    tasks_total = fields.Integer()
+    tasks_total = fields.Integer(metadata={"description": "Tasks that must complete; control tasks are apart"})
     tasks_complete = fields.Integer()
-    answers_required = fields.Integer()
-    answers_submitted = fields.Integer()
-    answers_in_flight = fields.Integer(metadata={"description": "Live leases"})
+    control_tasks = fields.Integer(metadata={"description": "Control (gold) tasks: each worker answers one at most "
+                                                            "once, and they never complete"})
+    answers_required = fields.Integer(metadata={"description": "Answers the tasks that must complete need"})
+    answers_submitted = fields.Integer(metadata={"description": "Counted answers to those tasks"})
+    control_answers = fields.Integer(metadata={"description": "Counted answers to control tasks"})
+    answers_in_flight = fields.Integer(metadata={"description": "Live leases, control tasks included"})
     active_workers = fields.Integer(metadata={"description": "Workers active in the last 15 minutes"})
-    answers_per_hour = fields.Float(metadata={"description": "Pace over the last 15 minutes"})
-    estimated_seconds_left = fields.Float(allow_none=True, metadata={"description": "null when there is no pace"})
+    answers_per_hour = fields.Float(metadata={"description": "Pace of answers to the tasks that must complete, "
+                                                             "over the last 15 minutes"})
+    estimated_seconds_left = fields.Float(allow_none=True, metadata={
+        "description": "Answers still needed at that pace; 0 when none is needed, null when there is no pace"})
     computed_at = fields.DateTime()
 
 

@@ -252,8 +252,16 @@ class CostSchema(Schema):
     committed = fields.Integer(metadata={"description": "Pending, approved and in-flight rewards"})
     remaining_budget = fields.Integer(allow_none=True)
     rejection_rate = fields.Float()
-    answers_remaining = fields.Integer()
-    forecast_total = fields.Integer(metadata={"description": "Spent plus what finishing will cost at the current "
-                                                             "rejection rate"})
-    answers_per_hour = fields.Float(allow_none=True, metadata={"description": "Pace over the last 24 hours"})
-    eta_seconds = fields.Float(allow_none=True)
+    answers_remaining = fields.Integer(metadata={"description": "Answers the tasks that must complete still need, "
+                                                                "live leases included"})
+    control_answers_expected = fields.Integer(metadata={
+        "description": "Control answers still to come with them: answers_remaining not yet leased x "
+                       "gold_ratio / (1 - gold_ratio)"})
+    forecast_total = fields.Integer(metadata={
+        "description": "Spent plus what finishing will cost at the current rejection rate: pending answers and "
+                       "leases at their rates, the rest of the answers needed at today's rates, and the control "
+                       "answers that come with them (gold_reward_amount, else their batch's rate)"})
+    answers_per_hour = fields.Float(allow_none=True, metadata={"description": "Pace over the last 24 hours, "
+                                                                             "control answers included"})
+    eta_seconds = fields.Float(allow_none=True, metadata={"description": "Answers and control answers left at "
+                                                                         "that pace; null when there is no pace"})

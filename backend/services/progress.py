@@ -18,6 +18,9 @@ PACE_WINDOW = timedelta(minutes=15)
 
 @dataclass
 class Progress:
+    """Control (gold) tasks are counted apart: each worker answers them once and they never complete, so
+    counting them among the tasks that must complete would hold a finished project below 100% forever."""
+
     tasks_total: int
     tasks_complete: int
     answers_required: int
@@ -29,33 +32,45 @@ class Progress:
     computed_at: datetime
     project_id: int
     batch_id: int | None = None
+    control_tasks: int = 0
+    control_answers: int = 0
 
 
 def _progress(session, *, project_id: int, batch_id: int | None) -> Progress:
     now = utcnow()
     scope = "batch_id = :b" if batch_id is not None else "project_id = :p"
     params = {"p": project_id, "b": batch_id, "now": now, "since": now - PACE_WINDOW}
-    tasks_total, tasks_complete = session.execute(
-        text(f"SELECT coalesce(sum(task_count), 0), coalesce(sum(completed_count), 0) FROM batches "
+    tasks_total, tasks_complete, control_tasks = session.execute(
+        text(f"SELECT coalesce(sum(task_count - gold_count), 0), coalesce(sum(completed_count), 0), "
+             f"coalesce(sum(gold_count), 0) FROM batches "
              f"WHERE {'id = :b' if batch_id is not None else 'project_id = :p'}"), params).one()
-    required, submitted = session.execute(
-        text(f"SELECT coalesce(sum(required_overlap), 0), coalesce(sum(answer_count), 0) FROM tasks WHERE {scope}"),
-        params).one()
+    # Answers still needed are counted per open task: a complete task with an answer beyond its overlap
+    # must not make up for one that still lacks some.
+    required, submitted, left, control_answers = session.execute(
+        text(f"SELECT coalesce(sum(required_overlap) FILTER (WHERE status <> 'gold'), 0),"
+             f" coalesce(sum(answer_count) FILTER (WHERE status <> 'gold'), 0),"
+             f" coalesce(sum(required_overlap - answer_count)"
+             f"   FILTER (WHERE status = 'open' AND required_overlap > answer_count), 0),"
+             f" coalesce(sum(answer_count) FILTER (WHERE status = 'gold'), 0)"
+             f" FROM tasks WHERE {scope}"), params).one()
     in_flight, active, recent = session.execute(
         text(f"SELECT "
              f" count(*) FILTER (WHERE status = 'leased' AND expires_at > :now),"
              f" count(DISTINCT worker_id) FILTER (WHERE (status = 'leased' AND expires_at > :now)"
              f"   OR submitted_at >= :since),"
-             f" count(*) FILTER (WHERE submitted_at >= :since)"
+             # The pace of the answers still needed: control answers are not among them.
+             f" count(*) FILTER (WHERE submitted_at >= :since AND NOT is_gold)"
              f" FROM assignments WHERE {scope} AND (status = 'leased' OR submitted_at >= :since)")
         .bindparams(utc_param("now"), utc_param("since")),
         params).one()
     per_hour = recent * 3600 / PACE_WINDOW.total_seconds()
-    remaining = max(0, int(required) - int(submitted))
+    remaining = int(left)
     eta = remaining / per_hour * 3600 if per_hour > 0 else (0.0 if remaining == 0 else None)
-    return Progress(int(tasks_total), int(tasks_complete), int(required), int(submitted), int(in_flight),
-                    int(active), round(per_hour, 2), None if eta is None else round(eta, 1), now,
-                    project_id, batch_id)
+    return Progress(tasks_total=int(tasks_total), tasks_complete=int(tasks_complete), answers_required=int(required),
+                    answers_submitted=int(submitted), answers_in_flight=int(in_flight), active_workers=int(active),
+                    answers_per_hour=round(per_hour, 2), estimated_seconds_left=None if eta is None else round(eta, 1),
+                    computed_at=now, project_id=project_id, batch_id=batch_id, control_tasks=int(control_tasks),
+                    control_answers=int(control_answers))
 
 
 def project_progress(*, principal: Principal, project_id: int) -> Progress:

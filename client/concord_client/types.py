@@ -167,10 +167,12 @@ class TaskDetail(Task, total=False):
 class Progress(TypedDict, total=False):
     project_id: int
     batch_id: int | None
-    tasks_total: int
+    tasks_total: int  # tasks that must complete; control tasks are counted apart
     tasks_complete: int
+    control_tasks: int
     answers_required: int
     answers_submitted: int
+    control_answers: int
     answers_in_flight: int
     active_workers: int
     answers_per_hour: float
@@ -385,6 +387,7 @@ class Cost(TypedDict, total=False):
     remaining_budget: int | None
     rejection_rate: float
     answers_remaining: int
+    control_answers_expected: int
     forecast_total: int
     answers_per_hour: float | None
     eta_seconds: float | None

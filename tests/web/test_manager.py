@@ -263,3 +263,25 @@ def test_manager_reviews_in_bulk_by_worker_then_the_rest(page, login, manager, l
                                            for worker in (careful_id, careless_id))
     assert [(b["currency"], b["balance"], b["pending"]) for b in careful_balances] == [("EUR", 10, 5)]
     assert [b["balance"] for b in careless_balances] in ([], [0])
+
+
+def test_control_tasks_are_shown_apart_and_a_finished_project_is_at_100_percent(page, login, manager, labeling_project,
+                                                                                user_factory, login_as, screenshot):
+    items = [{"external_id": f"t{i}", "text": f"Review {i}"} for i in range(6)]
+    items += [{"external_id": f"g{i}", "text": f"Control {i}", "gold": {"choice": "a"}} for i in range(3)]
+    project = labeling_project("single_choice", items, labels=["a", "b"], overlap=2, gold_ratio=0.25,
+                               name="With control tasks")
+    ana, ben = user_factory("annotator"), user_factory("annotator")
+    assert label_all(login_as, ana, project.id, lambda task: "a") > 6
+    assert label_all(login_as, ben, project.id, lambda task: "a") > 6
+    login(page, manager, "/manage")
+    row = page.locator(f'tr[data-project="{project.id}"]')
+    expect(row.locator("[role=progressbar]")).to_have_attribute("aria-valuenow", "100")
+    expect(row).to_contain_text("6 / 6 tasks complete · 3 control")
+    expect(row.locator("td").last).to_have_text("0:00")  # no time left
+    row.get_by_role("link", name="With control tasks").click()
+    expect(page.locator("#tasks-complete")).to_have_text("6 / 6")
+    expect(page.locator("#answers-submitted")).to_have_text("12 / 12")
+    expect(page.locator("#control-tasks")).to_contain_text("+ 3 control tasks")
+    expect(page.get_by_role("progressbar", name="Project progress 100%")).to_be_visible()
+    screenshot(page, "manager-control-tasks")

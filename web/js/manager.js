@@ -21,7 +21,8 @@ export async function dashboardPage(view) {
           h("td", {}, h("a", { href: `#/manage/${p.id}` }, p.name)),
           h("td", {}, p.task_type), h("td", {}, h("span", { class: `badge ${p.status === "active" ? "ok" : ""}` }, p.status)),
           h("td", {}, progressBar(share, `${p.name}: ${Math.round(share * 100)}% of answers`),
-            h("span", { class: "muted" }, `${pr.tasks_complete ?? 0} / ${pr.tasks_total ?? 0} tasks complete`)),
+            h("span", { class: "muted" }, `${pr.tasks_complete ?? 0} / ${pr.tasks_total ?? 0} tasks complete${
+              pr.control_tasks ? ` · ${pr.control_tasks} control` : ""}`)),
           h("td", {}, `${pr.answers_submitted ?? 0} / ${pr.answers_required ?? 0}`),
           h("td", {}, pr.answers_per_hour ? `${pr.answers_per_hour.toFixed(0)}/h` : "—"),
           h("td", {}, pr.estimated_seconds_left == null ? "—" : duration(pr.estimated_seconds_left)));
@@ -219,7 +220,9 @@ async function overviewTab(body, project) {
     const [pr, batches] = await Promise.all([get(`/projects/${project.id}/progress`), all(`/projects/${project.id}/batches`)]);
     const share = pr.answers_required ? pr.answers_submitted / pr.answers_required : 0;
     fill(progressBox, h("div", { class: "stats" },
-      h("div", {}, h("div", { class: "muted" }, "Tasks complete"), h("div", { class: "stat", id: "tasks-complete" }, `${pr.tasks_complete} / ${pr.tasks_total}`)),
+      h("div", {}, h("div", { class: "muted" }, "Tasks complete"), h("div", { class: "stat", id: "tasks-complete" }, `${pr.tasks_complete} / ${pr.tasks_total}`),
+        // Control tasks never complete: each worker answers them once. Shown apart from the work to finish.
+        pr.control_tasks ? h("div", { class: "muted", id: "control-tasks" }, `+ ${pr.control_tasks} control tasks, ${pr.control_answers} answers`) : null),
       h("div", {}, h("div", { class: "muted" }, "Answers"), h("div", { class: "stat", id: "answers-submitted" }, `${pr.answers_submitted} / ${pr.answers_required}`)),
       h("div", {}, h("div", { class: "muted" }, "In flight"), h("div", { class: "stat" }, String(pr.answers_in_flight))),
       h("div", {}, h("div", { class: "muted" }, "Active workers"), h("div", { class: "stat" }, String(pr.active_workers))),

@@ -13,6 +13,7 @@ export async function costTab(body, project) {
       ["In flight", m(c.in_flight)], ["Committed", m(c.committed)], ["Budget", c.budget == null ? "none" : m(c.budget)],
       ["Remaining budget", c.remaining_budget == null ? "—" : m(c.remaining_budget)], ["Forecast to finish", m(c.forecast_total)],
       ["Rejection rate", pct(c.rejection_rate)], ["Answers remaining", String(c.answers_remaining)],
+      ["Control answers to come", String(c.control_answers_expected)],
       ["Time to finish", c.eta_seconds == null ? "—" : duration(c.eta_seconds)]]
       .map(([label, value]) => h("div", {}, h("div", { class: "muted" }, label), h("div", { class: "stat" }, value)))),
   used !== null ? h("p", {}, "Budget committed: ", progressBar(used, "Budget committed")) : null,
