@@ -18,6 +18,10 @@ ASSIGNMENT_STATUSES = ("leased", "submitted", "released", "expired")
 COUNTED_SQL = "status = 'submitted' AND NOT flagged AND (review_status IS NULL OR review_status <> 'rejected')"
 
 
+# The predicate of ix_assignments_worker_history: true of every row, implied only by queries that say it.
+WORKER_HISTORY_SQL = f"status IN ({', '.join(repr(status) for status in ASSIGNMENT_STATUSES)})"
+
+
 def counted(table):
     """The COUNTED_SQL condition over an assignments table (or alias) in Core."""
     c = table.c
@@ -44,6 +48,11 @@ class Assignment(Base):
         Index("ix_assignments_project_worker_leased_at", "project_id", "worker_id", "leased_at"),
         Index("ix_assignments_review_queue", "project_id", "submitted_at",
               postgresql_where=text("review_status = 'pending'"), sqlite_where=text("review_status = 'pending'")),
+        # A worker's own list, newest claim first (GET /me/assignments). Partial on every status, which the
+        # list names and the claim query's "has this worker seen this task" probe does not: the probe can
+        # never take it for the (worker, task) key and walk the worker's whole history.
+        Index("ix_assignments_worker_history", "worker_id", "leased_at", "id",
+              postgresql_where=text(WORKER_HISTORY_SQL), sqlite_where=text(WORKER_HISTORY_SQL)),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import update
 
+from backend.db import unit_of_work
+from backend.models import Assignment, utcnow
 from backend.services import datasets
 from tests.conftest import principal_of
 
@@ -162,6 +165,22 @@ def test_pages_follow_the_cursor_newest_first_without_gaps_or_repeats(project_fa
     assert [item["id"] for item in after] == list(reversed(done))[2:4]
 
 
+def test_answers_claimed_at_the_same_moment_are_each_listed_once(project_factory, fill, annotator):
+    project = project_factory(overlap=1)
+    fill(project, 4)
+    ann = annotator()
+    done = work(ann, project.id, 4)
+    with unit_of_work() as session:  # claims in the same microsecond: the id breaks the tie
+        session.execute(update(Assignment).where(Assignment.id.in_(done[1:])).values(leased_at=utcnow()))
+    seen, cursor = [], None
+    while True:
+        body = ann.get(f"{PATH}?limit=1" + (f"&cursor={cursor}" if cursor else "")).json
+        seen += [item["id"] for item in body["items"]]
+        if (cursor := body["next_cursor"]) is None:
+            break
+    assert seen == [done[3], done[2], done[1], done[0]]
+
+
 @pytest.mark.parametrize(("query", "field"), [
     ("status=rejected", "status"),  # a review decision asked of the lease's state
     ("status=done", "status"),
@@ -173,7 +192,10 @@ def test_pages_follow_the_cursor_newest_first_without_gaps_or_repeats(project_fa
     ("limit=501", "limit"),
     ("limit=ten", "limit"),
     ("cursor=not-a-cursor", "cursor"),
-    ("cursor=eyJhZnRlciI6ICJ4In0", "cursor"),  # {"after": "x"}: a cursor of a list keyed by text
+    ("cursor=eyJhZnRlciI6ICJ4In0", "cursor"),  # {"after": "x"}
+    ("cursor=eyJhZnRlciI6IDV9", "cursor"),  # {"after": 5}: a cursor of a list keyed by id
+    ("cursor=eyJhZnRlciI6ICJub25zZW5zZSA1In0", "cursor"),  # {"after": "nonsense 5"}
+    ("cursor=eyJhZnRlciI6ICIyMDI2LTAxLTAxVDAwOjAwOjAwKzAwOjAwIDk5OTk5OTk5OTk5OTk5OTk5OTk5In0", "cursor"),  # id 10^20
     ("satus=rejected", "satus"),  # a misspelt filter must not silently list everything
     ("status=%00", "url"),
 ])
