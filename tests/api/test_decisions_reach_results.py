@@ -270,10 +270,19 @@ def test_rejections_racing_claims_and_submits_keep_every_count_exact(project_fac
     fill(manager, project, [{"text": f"t{i}"} for i in range(15)])
     workers = crowd(6)
     statuses: list[int] = []
-    done = threading.Event()
+    rejections: list[int] = []
+    failures: list[BaseException] = []
+
+    def guarded(work):
+        def run(*args):
+            try:
+                work(*args)
+            except BaseException as exc:  # surfaced by the assertion below, not lost in the thread
+                failures.append(exc)
+        return run
 
     def annotate(worker):
-        while not done.is_set():
+        while True:
             lease = worker.post(f"/api/v1/projects/{project.id}/assignments")
             statuses.append(lease.status_code)
             if lease.status_code != 201:
@@ -281,21 +290,23 @@ def test_rejections_racing_claims_and_submits_keep_every_count_exact(project_fac
             submit = worker.post(f"/api/v1/assignments/{lease.json['id']}/submit", json={"answer": {"choice": "pos"}})
             statuses.append(submit.status_code)
 
+    annotators = [threading.Thread(target=guarded(annotate), args=(w,)) for w in workers]
+
     def review():
-        while not done.is_set():
+        while any(t.is_alive() for t in annotators) or not rejections:
             page = mgr.get(f"/api/v1/projects/{project.id}/reviews?limit=5").json["items"]
             for item in page[::2]:
-                statuses.append(mgr.post(f"/api/v1/assignments/{item['assignment']['id']}/reject",
-                                         json={"reason": "racing"}).status_code)
-            if not page:
-                return
+                response = mgr.post(f"/api/v1/assignments/{item['id']}/reject", json={"reason": "racing"})
+                statuses.append(response.status_code)
+                rejections.append(item["id"])
 
-    threads = [threading.Thread(target=annotate, args=(w,)) for w in workers] + [threading.Thread(target=review)]
+    threads = [*annotators, threading.Thread(target=guarded(review))]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
-    done.set()
+    assert not failures, failures
+    assert rejections
     assert not [s for s in statuses if s >= 500], statuses
     with read_session() as session:
         for task in session.query(Task).filter_by(project_id=project.id):
