@@ -97,8 +97,9 @@ def _wait(what, fetch, done, timeout: float = 60):
 
 def test_the_generated_client_labels_reads_results_and_downloads_exports(generated, live_server, manager,
                                                                          user_factory):
-    package, _document = generated
+    package, document = generated
     models = importlib.import_module(f"{PACKAGE}.models")
+    download_types = document["paths"]["/api/v1/exports/{export_id}/download"]["get"]["responses"]["200"]["content"]
     _token, manager_secret = accounts.create_token(name="generated", user_id=manager.id)
     _token, worker_secret = accounts.create_token(name="generated", user_id=user_factory("annotator").id)
     # Answers the document does not list raise: the test sees them instead of a None.
@@ -150,6 +151,7 @@ def test_the_generated_client_labels_reads_results_and_downloads_exports(generat
         assert ready.status == "ready" and ready.tasks == 3
         file = download.sync_detailed(ready.id, client=mgr)
         assert file.status_code == 200 and isinstance(file.parsed, package.types.File)
+        assert file.headers["Content-Type"].split(";")[0] in download_types
         content = file.parsed.payload.read()
         assert len(content) == ready.size_bytes
         if fmt == "jsonl":
