@@ -32,7 +32,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         PERMANENT_SESSION_LIFETIME=timedelta(days=14),
         API_TITLE="Concord",
         API_VERSION="v1",
-        OPENAPI_VERSION="3.0.3",
+        OPENAPI_VERSION="3.1.0",
         OPENAPI_URL_PREFIX="/api/v1",
         OPENAPI_JSON_PATH="openapi.json",
         RATELIMIT_STORAGE_URI=settings.redis_url or MEMORY_LIMITS_URI,

@@ -41,6 +41,7 @@ PERIODIC_JOBS: tuple[tuple[str, str, int], ...] = (
     ("worker.jobs.purge_idempotency_keys", "default", 3600),
     ("worker.jobs.purge_ended_sessions", "default", 3600),
     ("worker.jobs.recover_jobs", "default", 60),
+    ("worker.jobs.settle_suspensions", "default", 60),
 )
 
 # A job recorded this long ago whose enqueue never succeeded is queued again by the reaper

@@ -26,6 +26,7 @@ from backend.services import (
     idempotency,
     review,
     webhooks,
+    workforce,
 )
 
 
@@ -178,6 +179,12 @@ def auto_approve_answers() -> int:
     """Approve answers pending longer than their project's auto_approve_hours (periodic)."""
     _ensure_database()
     return review.auto_approve_due()
+
+
+def settle_suspensions() -> int:
+    """Finish suspensions whose follow-up was cut short (periodic): recount their tasks, reject per rule."""
+    _ensure_database()
+    return workforce.settle_due_suspensions()
 
 
 def purge_ended_sessions() -> int:

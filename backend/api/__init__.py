@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
 from ..errors import ConcordError, PayloadTooLarge, UnsupportedMediaType, ValidationError
-from ..schemas.common import ErrorSchema
+from ..schemas.common import MAX_BIG_ID, MAX_ID, ErrorSchema
 from ..services import audit
 from . import (
     assignments,
@@ -20,6 +20,7 @@ from . import (
     docs,
     health,
     jobs,
+    openapi,
     payments,
     projects,
     quality,
@@ -46,6 +47,11 @@ class ConcordApi(Api):
 
     def handle_http_exception(self, error):
         return handle_http_exception(error)
+
+    def _register_responses(self):
+        super()._register_responses()
+        # The catch-all error answer carries the rate-limit headers too.
+        self.spec.components.responses_lazy["DEFAULT_ERROR"]["headers"] = openapi.rate_limit_headers("default")
 
 
 def _check_url():
@@ -81,7 +87,7 @@ def _check_body():
 class BoundedIntConverter(IntegerConverter):
     """Ids that cannot exist are 404s, not database errors: most tables count with 32-bit integers."""
 
-    limit = 2**31 - 1
+    limit = MAX_ID
 
     def __init__(self, url_map, *args, **kwargs):
         kwargs.setdefault("max", self.limit)
@@ -91,7 +97,7 @@ class BoundedIntConverter(IntegerConverter):
 class BigIdConverter(BoundedIntConverter):
     """Ids of the tables that count with 64-bit integers (tasks, assignments, deliveries)."""
 
-    limit = 2**63 - 1
+    limit = MAX_BIG_ID
 
 
 def _unstorable_input(exc: DataError):
@@ -152,11 +158,10 @@ def register_api(app: Flask) -> Api:
     app.url_map.converters["bigint"] = BigIdConverter
     api = ConcordApi(app, spec_kwargs={
         "info": {"description": "Concord: distribute labeling tasks with overlap, measure agreement, pay fairly."},
+        "extra_plugins": [openapi.DocumentPlugin(app)],
     })
     for converter in (BoundedIntConverter, BigIdConverter):
         api.register_converter(converter, lambda c: {"type": "integer", "minimum": 0, "maximum": c.limit})
-    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
-    api.spec.components.security_scheme("sessionCookie", {"type": "apiKey", "in": "cookie", "name": "session"})
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     app.register_blueprint(health.bp)

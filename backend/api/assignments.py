@@ -31,6 +31,12 @@ REASON_HEADER = "X-Concord-Reason"
 MESSAGE_HEADER = "X-Concord-Message"
 _WORKER_PARAM = {"in": "header", "name": WORKER_HEADER, "required": False, "schema": {"type": "string"},
                  "description": "Organization keys: the vendor's own id of the worker to act for."}
+_NO_TASK_HEADERS = {
+    REASON_HEADER: {"required": True, "schema": {"type": "string"}, "description": (
+        "Why: no_task_available, project_not_active, not_qualified, suspended, daily_cap_reached or "
+        "budget_exhausted")},
+    MESSAGE_HEADER: {"required": True, "schema": {"type": "string"}, "description": "The reason in words (latin-1)"},
+}
 
 
 def _new_worker_cap() -> int:
@@ -52,7 +58,7 @@ def _actor() -> Actor:
 @bp.response(201, AssignmentSchema, description="A new lease")
 @bp.alt_response(200, schema=AssignmentSchema, description="The lease the worker already holds")
 @bp.alt_response(204, description=f"Nothing for this worker now; {REASON_HEADER} says why (a code), "
-                                  f"{MESSAGE_HEADER} in words")
+                                  f"{MESSAGE_HEADER} in words", headers=_NO_TASK_HEADERS)
 @bp.doc(security=security("tasks:work"), parameters=[_WORKER_PARAM])
 @errors(bp, 401, 403, 404, 422, 429)
 def claim(project_id: int):

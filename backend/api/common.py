@@ -25,10 +25,12 @@ ERROR_DESCRIPTIONS = {
     403: "Authenticated but not allowed (role, scope or CSRF)",
     404: "Not found, or not visible to the caller",
     409: "Conflicts with the current state",
+    410: "Gone: it has expired",
     413: "Body too large",
     415: "Unsupported media type",
     422: "Validation failed; details.fields names each field",
     429: "Rate limited",
+    503: "The job queue is unreachable; try again after Retry-After seconds",
 }
 
 
@@ -48,7 +50,9 @@ def errors(blp: Blueprint, *codes: int):
 
 
 def security(scope: str | None):
-    """OpenAPI security requirement: a session cookie or a bearer token carrying ``scope``."""
+    """OpenAPI security requirement: a session cookie or a bearer token carrying ``scope``. The document's
+    requirement is built from the route's ``auth_required`` check (api/openapi.py, which adds the CSRF
+    header to cookie writes); a route declaring another scope than it checks fails at start."""
     scopes = [scope] if scope else []
     return [{"bearerAuth": scopes}, {"sessionCookie": []}]
 

@@ -50,7 +50,7 @@ def _form_int(name: str) -> int | None:
 )
 @bp.response(201, DatasetSchema, description="Imported now (small uploads and JSON bodies).")
 @bp.alt_response(202, schema=DatasetAcceptedSchema, description="A background job imports the file.")
-@errors(bp, 401, 403, 404, 413, 415, 422)
+@errors(bp, 401, 403, 404, 413, 415, 422, 503)
 def upload_dataset(project_id: int):
     """Import items as tasks split into batches; all or nothing, duplicates by external_id skipped."""
     principal = current_principal()

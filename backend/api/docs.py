@@ -35,9 +35,13 @@ def _ref_name(schema: dict[str, Any] | None) -> str:
     if "$ref" in schema:
         name = schema["$ref"].rsplit("/", 1)[-1]
         return f'<a href="#schema-{escape(name)}">{escape(name)}</a>'
-    if schema.get("type") == "array":
-        return f"array of {_ref_name(schema.get('items'))}"
-    return escape(schema.get("type", "object"))
+    if "anyOf" in schema:  # OpenAPI 3.1 spells a nullable reference as anyOf [ref, null]
+        return " or ".join(_ref_name(option) for option in schema["anyOf"])
+    kind = schema.get("type", "object")
+    kinds = kind if isinstance(kind, list) else [kind]  # 3.1: ["string", "null"]
+    if "array" in kinds:
+        return f"array of {_ref_name(schema.get('items'))}" + (" or null" if "null" in kinds else "")
+    return escape(" or ".join(kinds))
 
 
 def _operation(path: str, method: str, op: dict[str, Any]) -> str:
@@ -46,8 +50,9 @@ def _operation(path: str, method: str, op: dict[str, Any]) -> str:
              f'<span class="m {method}">{method.upper()}</span><code>{escape(path)}</code>',
              f"<p><b>{escape(op.get('summary', ''))}</b> {escape(op.get('description', ''))}</p>"]
     if op.get("security") is not None:
-        parts.append(f"<p>Auth: session or bearer token{'; scope ' + ', '.join(map(escape, scopes)) if scopes else ''}"
-                     "</p>")
+        csrf = any("csrfToken" in req for req in op["security"])
+        parts.append(f"<p>Auth: session{' (with X-CSRF-Token)' if csrf else ''} or bearer token"
+                     f"{'; scope ' + ', '.join(map(escape, scopes)) if scopes else ''}</p>")
     params = op.get("parameters", [])
     if params:
         rows = "".join(f"<tr><td><code>{escape(p['name'])}</code></td><td>{escape(p['in'])}</td>"

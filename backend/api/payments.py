@@ -19,6 +19,7 @@ from ..schemas.payments import (
     LedgerEntrySchema,
     PayoutCreateSchema,
     PayoutFileArgsSchema,
+    PayoutFileSchema,
     PayoutListArgsSchema,
     PayoutSchema,
     PayoutSettleSchema,
@@ -160,7 +161,10 @@ def mark_failed(body, payout_id: int):
 @bp.arguments(PayoutFileArgsSchema, location="query")
 @bp.response(200, description="CSV or JSON: payout_id, worker_id, external_id, email, amount, amount_decimal, "
                               "currency")
-@bp.doc(security=security("payments:read"))
+@bp.doc(security=security("payments:read"), responses={200: {
+    "content": {"text/csv": {"schema": {"type": "string"}}, "application/json": {"schema": PayoutFileSchema}},
+    "headers": {"Content-Disposition": {"schema": {"type": "string"}, "description": "attachment, with the file's "
+                                                                                     "name"}}}})
 @errors(bp, 401, 403, 404, 422)
 def payout_file(args, payout_id: int):
     """The payout file for the payment processor."""
@@ -174,7 +178,7 @@ def payout_file(args, payout_id: int):
 @auth_required("payments:write")
 @bp.response(202, JobAcceptedSchema)
 @bp.doc(security=security("payments:write"), parameters=[IDEMPOTENCY_PARAM])
-@errors(bp, 401, 403, 404)
+@errors(bp, 401, 403, 404, 503)
 def propose_fair_pay(project_id: int):
     """Compute fair-pay top-ups for the project's min_hourly_rate (a job); applied at once if the project says so."""
     project = fair_pay.prepare_run(principal=current_principal(), project_id=project_id)

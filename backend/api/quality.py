@@ -48,7 +48,7 @@ def _report(project_id: int, *, force: bool = False) -> tuple[dict, object | Non
 @auth_required("results:read")
 @bp.response(200, AgreementReportSchema)
 @bp.doc(security=security("results:read"))
-@errors(bp, 401, 403, 404)
+@errors(bp, 401, 403, 404, 503)
 def project_agreement(project_id: int):
     """Alpha (with its level and 95% interval), kappa where it applies and percent agreement: for the
     project, per batch, per label and per day. Served from the last computed report; a stale report
@@ -63,9 +63,9 @@ def project_agreement(project_id: int):
 @bp.post("/projects/<int:project_id>/agreement/refresh")
 @idempotent
 @auth_required("results:read")
-@bp.response(202, Schema.from_dict({"job": fields.Nested(JobSchema)}, name="AgreementRefresh"))
+@bp.response(202, Schema.from_dict({"job": fields.Nested(JobSchema, required=True)}, name="AgreementRefresh"))
 @bp.doc(security=security("results:read"), parameters=[IDEMPOTENCY_PARAM])
-@errors(bp, 401, 403, 404)
+@errors(bp, 401, 403, 404, 503)
 def refresh_agreement(project_id: int):
     """Recompute the agreement report now, in the background."""
     body, _report_data = _report(project_id, force=True)
@@ -76,7 +76,7 @@ def refresh_agreement(project_id: int):
 @auth_required("results:read")
 @bp.response(200, WorkerAgreementSchema)
 @bp.doc(security=security("results:read"))
-@errors(bp, 401, 403, 404)
+@errors(bp, 401, 403, 404, 503)
 def worker_agreement(project_id: int):
     """Per worker: agreement with the other annotators, gold accuracy; Cohen's kappa between the most
     active workers."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import jsonify, make_response, send_file
 
 from .. import jobs
+from ..exports import FORMATS
 from ..schemas.common import PageArgsSchema, page_of
 from ..schemas.results import (
     ConsensusRequestSchema,
@@ -23,13 +24,31 @@ from .security import auth_required, current_principal
 bp = api_blueprint("results", __name__, "Consensus results and exports.")
 
 
+def _download_doc() -> dict:
+    """The download's media types, one per format; a binary one first, since generated clients read every
+    answer of an operation as its first media type says (bytes, here)."""
+    content = {}
+    for fmt in FORMATS.values():
+        media_type = fmt.media_type.split(";")[0].strip()
+        if media_type == "application/json":
+            schema = {}  # a JSON document of the format's own shape
+        elif media_type.startswith("text/") or media_type.endswith("json"):  # JSON Lines are text
+            schema = {"type": "string"}
+        else:
+            schema = {"type": "string", "format": "binary"}
+        content[media_type] = {"schema": schema}
+    ordered = dict(sorted(content.items(), key=lambda item: "format" not in item[1]["schema"]))
+    return {200: {"content": ordered, "headers": {"Content-Disposition": {
+        "schema": {"type": "string"}, "description": "attachment, with the file's name"}}}}
+
+
 @bp.post("/projects/<int:project_id>/consensus")
 @idempotent
 @auth_required("results:read")
 @bp.arguments(ConsensusRequestSchema)
 @bp.response(202, JobAcceptedSchema)
 @bp.doc(security=security("results:read"), parameters=[IDEMPOTENCY_PARAM])
-@errors(bp, 401, 403, 404, 422)
+@errors(bp, 401, 403, 404, 422, 503)
 def start_consensus(body, project_id: int):
     """Merge answers into consensus now, for the project or some batches. Replaces earlier results."""
     project, method = consensus.prepare_run(principal=current_principal(), project_id=project_id,
@@ -74,7 +93,7 @@ def list_results(args, project_id: int):
 @bp.arguments(ExportRequestSchema)
 @bp.response(202, ExportAcceptedSchema)
 @bp.doc(security=security("results:read"), parameters=[IDEMPOTENCY_PARAM])
-@errors(bp, 401, 403, 404, 422)
+@errors(bp, 401, 403, 404, 422, 503)
 def create_export(body, project_id: int):
     """Write the project's tasks, answers, consensus and agreement to a file in the background."""
     principal = current_principal()
@@ -121,10 +140,11 @@ def get_export(export_id: int):
 
 @bp.get("/exports/<int:export_id>/download")
 @auth_required("results:read")
-@bp.response(200, description="The export file, streamed")
-@bp.doc(security=security("results:read"))
-@errors(bp, 401, 403, 404, 409)
+@bp.response(200, description="The export file, streamed, in the media type of its format")
+@bp.doc(security=security("results:read"), responses=_download_doc())
+@errors(bp, 401, 403, 404, 409, 410)
 def download_export(export_id: int):
-    """Stream the export file (410 once it has expired)."""
+    """Stream the export file (409 until it is ready, 410 once it has expired). Range and conditional requests
+    are answered as for any static file."""
     path, name, mimetype = exports.download(principal=current_principal(), export_id=export_id)
     return send_file(path, mimetype=mimetype, as_attachment=True, download_name=name, conditional=True)

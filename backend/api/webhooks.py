@@ -97,7 +97,7 @@ def list_deliveries(args, webhook_id: int):
 @auth_required("projects:write")
 @bp.response(200, DeliverySchema)
 @bp.doc(security=security("projects:write"))
-@errors(bp, 401, 403, 404)
+@errors(bp, 401, 403, 404, 503)
 def redeliver(webhook_id: int, delivery_id: int):
     """Send a delivery again now, whatever happened to it before. 503 (with Retry-After) while the job
     queue is unreachable, before anything changes."""

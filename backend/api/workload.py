@@ -11,6 +11,14 @@ from .common import api_blueprint, errors, security
 from .security import auth_required, current_principal
 
 bp = api_blueprint("workload", __name__, "Workload per worker, project and day; project cost and budget.")
+_CSV_RESPONSE = {200: {
+    "description": "The rows; `format=csv`: the same rows as CSV, one page of workers",
+    "content": {"text/csv": {"schema": {"type": "string"}}},
+    "headers": {
+        "Content-Disposition": {"schema": {"type": "string"}, "description": "`format=csv`: the file's name"},
+        "X-Next-Cursor": {"schema": {"type": "string"}, "description": "`format=csv`: the next page's cursor"},
+    },
+}}
 
 
 @bp.get("/me/stats")
@@ -42,8 +50,7 @@ def worker_stats(args, worker_id: int):
 @auth_required("payments:read")
 @bp.arguments(WorkloadArgsSchema, location="query")
 @bp.response(200, WorkloadSchema)
-@bp.alt_response(200, description="`format=csv`: the same rows as CSV", content_type="text/csv")
-@bp.doc(security=security("payments:read"))
+@bp.doc(security=security("payments:read"), responses=_CSV_RESPONSE)
 @errors(bp, 401, 403, 404, 422)
 def project_workload(args, project_id: int):
     """Per worker (or worker and day) figures of a project, a page of workers at a time."""

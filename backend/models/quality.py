@@ -26,6 +26,8 @@ class WorkerQuality(Base):
     gold_score: Mapped[float] = mapped_column(default=0.0)
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     suspension_reason: Mapped[str | None] = mapped_column(String(500))
+    # When the suspension's follow-up (recounts, rejections) last completed; behind suspended_at: due.
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     @property

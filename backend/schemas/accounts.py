@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from ..models import ROLES, SCOPES
-from .common import UtcDateTime
+from .common import ResponseSchema, UtcDateTime
 
 MAX_ROTATION_GRACE_SECONDS = 7 * 86_400
 
@@ -22,12 +22,12 @@ class PasswordChangeSchema(Schema):
     new_password = fields.String(required=True, load_only=True, validate=validate.Length(min=8, max=1024))
 
 
-class OrganizationRefSchema(Schema):
+class OrganizationRefSchema(ResponseSchema):
     id = fields.Integer()
-    name = fields.String()
+    name = fields.String(allow_none=True, metadata={"description": "null for an organization key"})
 
 
-class MeSchema(Schema):
+class MeSchema(ResponseSchema):
     id = fields.Integer(allow_none=True)
     email = fields.String(allow_none=True)
     role = fields.String(validate=validate.OneOf([*ROLES, "organization"]))
@@ -52,7 +52,7 @@ class TokenCreateSchema(Schema):
             raise ValidationError("must be in the future")
 
 
-class TokenSchema(Schema):
+class TokenSchema(ResponseSchema):
     id = fields.Integer()
     name = fields.String()
     kind = fields.String(validate=validate.OneOf(["personal", "organization"]))
@@ -82,7 +82,7 @@ class AuditArgsSchema(Schema):
     kind = fields.String(load_default=None)
 
 
-class AuditRecordSchema(Schema):
+class AuditRecordSchema(ResponseSchema):
     id = fields.Integer()
     kind = fields.String(metadata={"description": "api.write for writes through the API; others are domain events"})
     organization_id = fields.Integer(allow_none=True)
@@ -94,4 +94,5 @@ class AuditRecordSchema(Schema):
 
 
 class TokenCreatedSchema(TokenSchema):
+    optional = ("secret",)  # a replayed creation answers without it: secrets are stored hashed only
     secret = fields.String(metadata={"description": "Shown once; only a digest is stored."})

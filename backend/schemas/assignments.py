@@ -5,21 +5,23 @@ from __future__ import annotations
 from marshmallow import Schema, fields, pre_dump, validate
 
 from ..models import ASSIGNMENT_STATUSES, REVIEW_STATUSES
-from .common import MoneySchema, PageArgsSchema
+from .common import MAX_ID, MoneySchema, PageArgsSchema, ResponseSchema
 from .projects import TaskSchema
 
 _LABEL_FIELDS = ("labels", "min", "max", "text_field", "image_field", "max_length")
 
 
-class LeasedTaskSchema(Schema):
+class LeasedTaskSchema(ResponseSchema):
     id = fields.Integer()
     batch_id = fields.Integer()
     external_id = fields.String(allow_none=True)
     data = fields.Dict()
 
 
-class LabelingProjectSchema(Schema):
+class LabelingProjectSchema(ResponseSchema):
     """What a labeling client needs to show the task."""
+
+    optional = _LABEL_FIELDS  # those of the project's task type only
 
     id = fields.Integer()
     name = fields.String()
@@ -34,7 +36,7 @@ class LabelingProjectSchema(Schema):
     max_length = fields.Integer()
 
 
-class AssignmentSchema(Schema):
+class AssignmentSchema(ResponseSchema):
     id = fields.Integer()
     status = fields.String(validate=validate.OneOf(ASSIGNMENT_STATUSES))
     project_id = fields.Integer()
@@ -72,7 +74,7 @@ class AssignmentSchema(Schema):
         }
 
 
-class ProjectRefSchema(Schema):
+class ProjectRefSchema(ResponseSchema):
     id = fields.Integer()
     name = fields.String()
 
@@ -84,10 +86,10 @@ class MyAssignmentArgsSchema(PageArgsSchema):
     review_status = fields.String(load_default=None, validate=validate.OneOf(
         REVIEW_STATUSES, error="Must be one of: {choices} (the lease's state is filtered by status)."),
         metadata={"description": "The review decision on an answer (implies status=submitted)"})
-    project_id = fields.Integer(load_default=None, validate=validate.Range(min=1, max=2**31 - 1))
+    project_id = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_ID))
 
 
-class MyAssignmentSchema(Schema):
+class MyAssignmentSchema(ResponseSchema):
     """One of the caller's own assignments, as the worker may see it: its task's data and its own answer,
     never a gold answer nor anyone else's answer."""
 
@@ -132,14 +134,14 @@ class WorkerCreateSchema(Schema):
     external_id = fields.String(required=True, validate=validate.Length(min=1, max=255))
 
 
-class WorkerSchema(Schema):
+class WorkerSchema(ResponseSchema):
     id = fields.Integer()
     external_id = fields.String(allow_none=True)
     organization_id = fields.Integer(allow_none=True)
     created_at = fields.DateTime()
 
 
-class ProgressSchema(Schema):
+class ProgressSchema(ResponseSchema):
     project_id = fields.Integer()
     batch_id = fields.Integer(allow_none=True)
     tasks_total = fields.Integer(metadata={"description": "Tasks that must complete; control tasks are apart"})
@@ -158,7 +160,7 @@ class ProgressSchema(Schema):
     computed_at = fields.DateTime()
 
 
-class AnswerSchema(Schema):
+class AnswerSchema(ResponseSchema):
     worker_id = fields.Integer()
     answer = fields.Dict()
     submitted_at = fields.DateTime()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC
+from typing import ClassVar
 
 from marshmallow import Schema, fields, validate
 from marshmallow import ValidationError as FieldError
@@ -10,6 +11,27 @@ from marshmallow import ValidationError as FieldError
 from ..models import MAX_AMOUNT
 
 _page_schemas: dict[str, type[Schema]] = {}
+
+# Ids, as in the paths: most tables count with 32-bit integers; tasks, assignments and webhook
+# deliveries with 64-bit ones.
+MAX_ID = 2**31 - 1
+MAX_BIG_ID = 2**63 - 1
+ID = validate.Range(min=0, max=MAX_ID)
+BIG_ID = validate.Range(min=0, max=MAX_BIG_ID)
+# ISO 4217 codes. The length check also refuses "USD\n", which Python's "$" would let through.
+CURRENCY = [validate.Length(equal=3), validate.Regexp("^[A-Z]{3}$", error="must be an ISO 4217 code such as USD")]
+
+
+class ResponseSchema(Schema):
+    """A response body. Its fields are always present, so the document marks them required (and a
+    generated client types them so); ``optional`` names those that are sometimes left out."""
+
+    optional: ClassVar[tuple[str, ...]] = ()
+
+    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+        # Bound fields are this instance's copies: the classes' declared fields stay as they are.
+        if field_name not in self.optional:
+            field_obj.required = True
 
 
 class UtcDateTime(fields.AwareDateTime):
@@ -53,11 +75,11 @@ def page_of(item_schema: type[Schema]) -> type[Schema]:
 class MoneySchema(Schema):
     amount = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=MAX_AMOUNT),
                             metadata={"description": f"Integer minor units (cents for USD), at most {MAX_AMOUNT}."})
-    currency = fields.String(required=True, validate=validate.Length(equal=3),
+    currency = fields.String(required=True, validate=CURRENCY,
                              metadata={"description": "ISO-4217 code", "example": "USD"})
 
 
-class JobSchema(Schema):
+class JobSchema(ResponseSchema):
     id = fields.String(required=True)
     kind = fields.String()
     status = fields.String(validate=validate.OneOf(["queued", "started", "finished", "failed"]))

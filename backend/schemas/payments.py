@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, pre_dump, validate
 
 from ..models import LEDGER_KINDS, MAX_AMOUNT, PAYOUT_STATUSES, REVIEW_STATUSES
-from .common import MoneySchema, PageArgsSchema, UtcDateTime
+from .common import BIG_ID, CURRENCY, ID, MoneySchema, PageArgsSchema, ResponseSchema, UtcDateTime
 
 _REASON = validate.Length(min=1, max=500)
 
@@ -15,7 +15,7 @@ class ReviewDecisionSchema(Schema):
                            metadata={"description": "Required to reject; the worker reads it"})
 
 
-class ReviewedAnswerSchema(Schema):
+class ReviewedAnswerSchema(ResponseSchema):
     id = fields.Integer(metadata={"description": "The assignment"})
     project_id = fields.Integer()
     batch_id = fields.Integer()
@@ -68,24 +68,26 @@ class BulkReviewSchema(Schema):
     reason = fields.String(load_default=None, validate=validate.Length(max=500))
     batch_id = fields.Integer(load_default=None)
     worker_id = fields.Integer(load_default=None)
-    assignment_ids = fields.List(fields.Integer(), load_default=None, validate=validate.Length(min=1, max=10_000))
+    assignment_ids = fields.List(fields.Integer(validate=BIG_ID), load_default=None,
+                                 validate=validate.Length(min=1, max=10_000))
     submitted_before = UtcDateTime(load_default=None, default_timezone=None)
     gold = fields.Boolean(load_default=None, metadata={"description": "Only control answers (true) or others"})
 
 
-class BulkReviewResultSchema(Schema):
+class BulkReviewResultSchema(ResponseSchema):
+    optional = ("approved", "rejected")  # the count of the action taken
     approved = fields.Integer()
     rejected = fields.Integer()
     replayed = fields.Boolean()
 
 
-class LedgerEntrySchema(Schema):
+class LedgerEntrySchema(ResponseSchema):
     id = fields.Integer()
     organization_id = fields.Integer()
     worker_id = fields.Integer()
     kind = fields.String(validate=validate.OneOf(LEDGER_KINDS))
     amount = fields.Integer(metadata={"description": "Signed minor units; payouts are negative"})
-    currency = fields.String()
+    currency = fields.String(validate=CURRENCY)
     reference = fields.String(allow_none=True)
     project_id = fields.Integer(allow_none=True)
     assignment_id = fields.Integer(allow_none=True)
@@ -97,7 +99,7 @@ class LedgerEntrySchema(Schema):
 
 class BonusSchema(Schema):
     amount = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_AMOUNT))
-    currency = fields.String(required=True, validate=validate.Length(equal=3))
+    currency = fields.String(required=True, validate=CURRENCY)
     reason = fields.String(required=True, validate=_REASON)
     project_id = fields.Integer(load_default=None, metadata={"description": "The project the bonus is for"})
 
@@ -107,8 +109,8 @@ class AdjustmentSchema(BonusSchema):
                             metadata={"description": "Signed: a negative adjustment takes money back"})
 
 
-class BalanceSchema(Schema):
-    currency = fields.String()
+class BalanceSchema(ResponseSchema):
+    currency = fields.String(validate=CURRENCY)
     balance = fields.Integer(metadata={"description": "Approved and not yet paid out"})
     pending = fields.Integer(metadata={"description": "Submitted answers awaiting review, at their claimed rates"})
     paid_out = fields.Integer()
@@ -118,29 +120,29 @@ class BalanceSchema(Schema):
 
 
 class EarningsArgsSchema(PageArgsSchema):
-    currency = fields.String(load_default=None, validate=validate.Length(equal=3))
+    currency = fields.String(load_default=None, validate=CURRENCY)
     kind = fields.String(load_default=None, validate=validate.OneOf(LEDGER_KINDS))
     order = fields.String(load_default="oldest", validate=validate.OneOf(["oldest", "newest"]),
                           metadata={"description": "Entries oldest first (the default) or newest first"})
 
 
-class EarningsSchema(Schema):
+class EarningsSchema(ResponseSchema):
     balances = fields.List(fields.Nested(BalanceSchema))
     entries = fields.List(fields.Nested(LedgerEntrySchema))
     next_cursor = fields.String(allow_none=True)
 
 
 class PayoutCreateSchema(Schema):
-    currency = fields.String(required=True, validate=validate.Length(equal=3))
+    currency = fields.String(required=True, validate=CURRENCY)
     minimum = fields.Integer(strict=True, load_default=0, validate=validate.Range(min=0, max=MAX_AMOUNT),
                              metadata={"description": "Pay workers whose unpaid balance is at least this"})
     note = fields.String(load_default=None, validate=validate.Length(max=500))
 
 
-class PayoutSchema(Schema):
+class PayoutSchema(ResponseSchema):
     id = fields.Integer()
     organization_id = fields.Integer()
-    currency = fields.String()
+    currency = fields.String(validate=CURRENCY)
     minimum = fields.Integer()
     status = fields.String(validate=validate.OneOf(PAYOUT_STATUSES))
     total_amount = fields.Integer()
@@ -163,11 +165,31 @@ class PayoutFileArgsSchema(Schema):
     format = fields.String(load_default="csv", validate=validate.OneOf(["csv", "json"]))
 
 
-class FairPayTopUpSchema(Schema):
+class PayoutLineSchema(ResponseSchema):
+    payout_id = fields.Integer()
+    worker_id = fields.Integer()
+    external_id = fields.String(allow_none=True, metadata={"description": "A vendor's own id of the worker"})
+    email = fields.String(allow_none=True)
+    amount = fields.Integer(metadata={"description": "Minor units paid"})
+    amount_decimal = fields.String(metadata={"description": "The same amount in major units, exact (\"12.34\")"})
+    currency = fields.String(validate=CURRENCY)
+
+
+class PayoutFileSchema(ResponseSchema):
+    """The payout file as JSON (``format=json``); the CSV file has the lines' columns."""
+
+    payout_id = fields.Integer()
+    currency = fields.String(validate=CURRENCY)
+    status = fields.String(validate=validate.OneOf(PAYOUT_STATUSES))
+    total_amount = fields.Integer()
+    lines = fields.List(fields.Nested(PayoutLineSchema))
+
+
+class FairPayTopUpSchema(ResponseSchema):
     id = fields.Integer()
     project_id = fields.Integer()
     worker_id = fields.Integer()
-    currency = fields.String()
+    currency = fields.String(validate=CURRENCY)
     amount = fields.Integer()
     seconds = fields.Integer(metadata={"description": "Approved time on task"})
     earned = fields.Integer(metadata={"description": "What that work had earned, with earlier top-ups"})
@@ -183,15 +205,20 @@ class FairPayArgsSchema(PageArgsSchema):
 
 
 class FairPayConfirmSchema(Schema):
-    ids = fields.List(fields.Integer(), load_default=None, metadata={"description": "Default: every proposal"})
+    ids = fields.List(fields.Integer(validate=ID), load_default=None,
+                      metadata={"description": "Default: every proposal"})
 
 
-class FairPayConfirmResultSchema(Schema):
+class FairPayConfirmResultSchema(ResponseSchema):
     applied = fields.Integer()
     replayed = fields.Boolean()
 
 
-class StatsRowSchema(Schema):
+class StatsRowSchema(ResponseSchema):
+    # A worker's own rows name no worker and have suspended; a project's workload rows have the worker and
+    # its rates; day only by day.
+    optional = ("worker_id", "day", "suspended", "agreement_with_consensus", "effective_hourly_rate")
+
     worker_id = fields.Integer()
     project_id = fields.Integer()
     day = fields.String(metadata={"description": "UTC day of the claims (YYYY-MM-DD)"})
@@ -222,7 +249,7 @@ class StatsArgsSchema(_PeriodArgs):
     by = fields.String(load_default="project", validate=validate.OneOf(["project", "day"]))
 
 
-class WorkerStatsSchema(Schema):
+class WorkerStatsSchema(ResponseSchema):
     worker_id = fields.Integer()
     by = fields.String()
     rows = fields.List(fields.Nested(StatsRowSchema))
@@ -235,14 +262,14 @@ class WorkloadArgsSchema(_PeriodArgs, PageArgsSchema):
     format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
 
 
-class WorkloadSchema(Schema):
+class WorkloadSchema(ResponseSchema):
     items = fields.List(fields.Nested(StatsRowSchema))
     next_cursor = fields.String(allow_none=True)
 
 
-class CostSchema(Schema):
+class CostSchema(ResponseSchema):
     project_id = fields.Integer()
-    currency = fields.String()
+    currency = fields.String(validate=CURRENCY)
     budget = fields.Integer(allow_none=True)
     spent = fields.Integer(metadata={"description": "Approved rewards plus bonuses and adjustments"})
     approved = fields.Integer()

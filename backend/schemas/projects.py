@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, pre_dump, validate
+from marshmallow import Schema, ValidationError, fields, pre_dump, pre_load, validate
 
 from ..models import BATCH_STATUSES, MAX_AMOUNT, PAYMENT_FIELDS, PROJECT_STATUSES, TASK_TYPES
-from .common import JobSchema, MoneySchema, PageArgsSchema
+from .common import ID, JobSchema, MoneySchema, PageArgsSchema, ResponseSchema
 
 _LABEL_FIELDS = ("labels", "min", "max", "text_field", "image_field", "max_length")
 _AMOUNT = validate.Range(min=0, max=MAX_AMOUNT)
@@ -14,9 +14,9 @@ _AMOUNT = validate.Range(min=0, max=MAX_AMOUNT)
 class QualificationSchema(Schema):
     min_gold_accuracy = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=0, max=1),
                                      metadata={"description": "Needed on the gold tasks of gold_projects"})
-    gold_projects = fields.List(fields.Integer(), load_default=list)
+    gold_projects = fields.List(fields.Integer(validate=ID), load_default=list)
     worker_groups = fields.List(fields.String(validate=validate.Length(min=1, max=100)), load_default=list)
-    vendor_organizations = fields.List(fields.Integer(), load_default=list)
+    vendor_organizations = fields.List(fields.Integer(validate=ID), load_default=list)
 
 
 class _ProjectFields(Schema):
@@ -77,10 +77,25 @@ class ProjectCreateSchema(_ProjectFields):
 
 
 class ProjectUpdateSchema(_ProjectFields):
-    pass
+    """Every setting but task_type, which is fixed when the project is created."""
+
+    class Meta:
+        exclude = ("task_type",)
+
+    @pre_load
+    def _task_type_is_fixed(self, data, **_kwargs):
+        if isinstance(data, dict) and "task_type" in data:
+            raise ValidationError({"task_type": ["cannot change once the project exists"]})
+        return data
 
 
-class ProjectSchema(_ProjectFields):
+class ProjectSchema(ResponseSchema, _ProjectFields):
+    # A worker sees a project without its owner's settings (api/projects.py), and any project has the
+    # label fields of its task type only.
+    optional = (*(name for name in _ProjectFields._declared_fields if name not in (
+        "name", "instructions", "task_type", "lease_seconds", "max_active_leases", "max_answers_per_worker_per_day",
+        "reward", "status")),)
+
     id = fields.Integer()
     organization_id = fields.Integer()
     created_at = fields.DateTime()
@@ -107,7 +122,7 @@ class ProjectListArgsSchema(PageArgsSchema):
     status = fields.String(load_default=None, validate=validate.OneOf(PROJECT_STATUSES))
 
 
-class BatchSchema(Schema):
+class BatchSchema(ResponseSchema):
     id = fields.Integer()
     project_id = fields.Integer()
     dataset_id = fields.Integer()
@@ -135,7 +150,8 @@ class BatchListArgsSchema(PageArgsSchema):
     status = fields.String(load_default=None, validate=validate.OneOf(BATCH_STATUSES))
 
 
-class DatasetSchema(Schema):
+class DatasetSchema(ResponseSchema):
+    optional = ("batches",)  # one dataset has them, lists leave them out
     id = fields.Integer()
     project_id = fields.Integer()
     filename = fields.String(allow_none=True)
@@ -174,7 +190,7 @@ class DatasetAcceptedSchema(Schema):
     dataset = fields.Nested(DatasetSchema, required=True)
 
 
-class TaskSchema(Schema):
+class TaskSchema(ResponseSchema):
     id = fields.Integer()
     project_id = fields.Integer()
     batch_id = fields.Integer()

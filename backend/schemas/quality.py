@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from .common import JobSchema
+from .common import ID, JobSchema, ResponseSchema
 
 
-class AgreementReportSchema(Schema):
+class AgreementReportSchema(ResponseSchema):
     status = fields.String(validate=validate.OneOf(["fresh", "stale", "pending"]), metadata={
         "description": "fresh: no answer since computed_at; stale: a refresh job is on its way; pending: first report"})
     computed_at = fields.DateTime(allow_none=True)
@@ -19,7 +19,7 @@ class AgreementReportSchema(Schema):
     daily = fields.List(fields.Dict())
 
 
-class WorkerAgreementSchema(Schema):
+class WorkerAgreementSchema(ResponseSchema):
     status = fields.String()
     computed_at = fields.DateTime(allow_none=True)
     job = fields.Nested(JobSchema, allow_none=True)
@@ -28,7 +28,7 @@ class WorkerAgreementSchema(Schema):
     pairwise_kappa = fields.Dict(metadata={"description": "{workers: [ids], matrix: Cohen's kappa}"})
 
 
-class WorkerStandingSchema(Schema):
+class WorkerStandingSchema(ResponseSchema):
     worker_id = fields.Integer()
     claims = fields.Integer()
     gold_claims = fields.Integer()
@@ -38,10 +38,10 @@ class WorkerStandingSchema(Schema):
     suspension_reason = fields.String(allow_none=True)
 
 
-class WorkerGroupSchema(Schema):
+class WorkerGroupSchema(ResponseSchema):
     name = fields.String()
     worker_ids = fields.List(fields.Integer())
 
 
 class WorkerGroupUpdateSchema(Schema):
-    worker_ids = fields.List(fields.Integer(), required=True, validate=validate.Length(max=100_000))
+    worker_ids = fields.List(fields.Integer(validate=ID), required=True, validate=validate.Length(max=100_000))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from ..exports import FORMATS
-from .common import JobSchema, PageArgsSchema, UtcDateTime
+from .common import ID, JobSchema, PageArgsSchema, ResponseSchema, UtcDateTime
 
 
 class ConsensusRequestSchema(Schema):
@@ -13,14 +13,15 @@ class ConsensusRequestSchema(Schema):
         "description": "majority, weighted_majority, dawid_skene, one_coin (single_choice); majority, dawid_skene "
                        "(multi_choice); median, mean (rating); box_cluster; span_vote; medoid. Default: the "
                        "project's."})
-    batch_ids = fields.List(fields.Integer(), load_default=None, validate=validate.Length(min=1, max=10_000))
+    batch_ids = fields.List(fields.Integer(validate=ID), load_default=None,
+                            validate=validate.Length(min=1, max=10_000))
 
 
 class JobAcceptedSchema(Schema):
     job = fields.Nested(JobSchema, required=True)
 
 
-class ConsensusRunSchema(Schema):
+class ConsensusRunSchema(ResponseSchema):
     id = fields.Integer()
     version = fields.Integer()
     method = fields.String()
@@ -33,7 +34,8 @@ class ConsensusRunSchema(Schema):
     finished_at = fields.DateTime(allow_none=True)
 
 
-class ConsensusSchema(Schema):
+class ConsensusSchema(ResponseSchema):
+    optional = ("computed_at",)  # a result says it once, beside its consensus
     answer = fields.Dict()
     confidence = fields.Float()
     method = fields.String()
@@ -42,7 +44,7 @@ class ConsensusSchema(Schema):
     computed_at = fields.DateTime()
 
 
-class ResultSchema(Schema):
+class ResultSchema(ResponseSchema):
     task_id = fields.Integer()
     external_id = fields.String(allow_none=True)
     batch_id = fields.Integer()
@@ -53,7 +55,8 @@ class ResultSchema(Schema):
     computed_at = fields.DateTime()
 
 
-class ResultPageSchema(Schema):
+class ResultPageSchema(ResponseSchema):
+    optional = ("sync_cursor",)  # with updated_since only
     items = fields.List(fields.Nested(ResultSchema), required=True)
     next_cursor = fields.String(allow_none=True, required=True)
     sync_cursor = fields.String(allow_none=True, metadata={
@@ -71,12 +74,14 @@ class ResultArgsSchema(PageArgsSchema):
 
 class ExportRequestSchema(Schema):
     format = fields.String(required=True, validate=validate.OneOf(FORMATS))
-    batch_ids = fields.List(fields.Integer(), load_default=None, validate=validate.Length(min=1, max=10_000))
+    batch_ids = fields.List(fields.Integer(validate=ID), load_default=None,
+                            validate=validate.Length(min=1, max=10_000))
     include = fields.List(fields.String(validate=validate.OneOf(["answers", "consensus", "agreement"])),
                           load_default=None)
 
 
-class ExportSchema(Schema):
+class ExportSchema(ResponseSchema):
+    optional = ("progress",)  # not yet in the answer that creates it
     id = fields.Integer()
     project_id = fields.Integer()
     format = fields.String()

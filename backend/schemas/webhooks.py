@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from ..models import DELIVERY_STATUSES, WEBHOOK_EVENTS
-from .common import PageArgsSchema
+from .common import PageArgsSchema, ResponseSchema
 
 _EVENTS = fields.List(fields.String(validate=validate.OneOf(WEBHOOK_EVENTS)), validate=validate.Length(min=1),
                       metadata={"description": f"Any of {', '.join(WEBHOOK_EVENTS)}"})
@@ -27,7 +27,7 @@ class WebhookUpdateSchema(Schema):
     active = fields.Boolean(metadata={"description": "false pauses deliveries"})
 
 
-class WebhookSchema(Schema):
+class WebhookSchema(ResponseSchema):
     id = fields.Integer()
     organization_id = fields.Integer()
     url = fields.String()
@@ -41,7 +41,7 @@ class WebhookCreatedSchema(WebhookSchema):
     secret = fields.String(metadata={"description": "Shown in this response only"})
 
 
-class DeliverySchema(Schema):
+class DeliverySchema(ResponseSchema):
     id = fields.Integer()
     webhook_id = fields.Integer()
     event_id = fields.Integer(allow_none=True)

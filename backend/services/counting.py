@@ -14,6 +14,7 @@ then the project row. Callers lock with ``lock_tasks`` before they change any as
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -63,27 +64,30 @@ def task_ids_where(session: Session, condition) -> list[int]:
 def recount(session: Session, project: Project, task_ids: Iterable[int], *, now: datetime) -> Recount:
     """Bring these tasks' counts, statuses and batches in line with the answers that count.
 
-    The caller holds the tasks' locks (``lock_tasks``) and has changed the answers already.
+    The caller holds the tasks' locks (``lock_tasks``) and has changed the answers already. A few
+    statements per chunk of tasks, however many tasks a bulk decision touches.
     """
     out = Recount()
-    ids = sorted(set(task_ids))
-    for chunk in chunks(ids):
-        counts = dict(session.execute(
-            select(_A.c.task_id, func.count()).where(_A.c.task_id.in_(chunk), counted(_A))
-            .group_by(_A.c.task_id)).all())
-        tasks = session.execute(select(_T.c.id, _T.c.batch_id, _T.c.status, _T.c.answer_count,
-                                       _T.c.required_overlap).where(_T.c.id.in_(chunk))).all()
-        for task in tasks:
-            answers = counts.get(task.id, 0)
-            if answers != task.answer_count:
-                session.execute(update(_T).where(_T.c.id == task.id).values(answer_count=answers))
-            if task.status == "complete" and answers < task.required_overlap:
-                _reopen(session, project, task, answers=answers, now=now)
-                out.reopened.append(task.id)
-            elif task.status == "open" and answers >= task.required_overlap and answers > task.answer_count:
-                out.batches_completed += finish_task(session, project, task_id=task.id, batch_id=task.batch_id,
-                                                     answers=answers, required=task.required_overlap, now=now)
-                out.completed.append(task.id)
+    counted_answers = (select(func.count()).select_from(_A)
+                       .where(_A.c.task_id == _T.c.id, counted(_A)).scalar_subquery())
+    for chunk in chunks(sorted(set(task_ids))):
+        in_chunk = _T.c.id.in_(chunk)
+        session.execute(update(_T).where(in_chunk, _T.c.status != "gold").values(answer_count=counted_answers))
+        moved = session.execute(select(_T.c.id, _T.c.batch_id, _T.c.status, _T.c.answer_count,
+                                       _T.c.required_overlap).where(
+            in_chunk, ((_T.c.status == "complete") & (_T.c.answer_count < _T.c.required_overlap))
+            | ((_T.c.status == "open") & (_T.c.answer_count >= _T.c.required_overlap)))
+            .order_by(_T.c.id)).all()
+        reopen = [t for t in moved if t.status == "complete"]
+        if reopen:
+            _reopen(session, project, reopen, now=now)
+            out.reopened += [t.id for t in reopen]
+        # Open and full: a reopened task whose answers count again (a reversal, a lifted suspension).
+        for task in (t for t in moved if t.status == "open"):
+            out.batches_completed += finish_task(session, project, task_id=task.id, batch_id=task.batch_id,
+                                                 answers=task.answer_count, required=task.required_overlap,
+                                                 now=now)
+            out.completed.append(task.id)
         out.stale_results += session.execute(select(ConsensusResult.task_id).where(
             ConsensusResult.task_id.in_(chunk))).scalars().all()
     if out.stale_results:
@@ -93,15 +97,18 @@ def recount(session: Session, project: Project, task_ids: Iterable[int], *, now:
     return out
 
 
-def _reopen(session: Session, project: Project, task, *, answers: int, now: datetime) -> None:
-    """A complete task lost counted answers below its overlap: back to the pool, its batch open again."""
-    session.execute(update(_T).where(_T.c.id == task.id).values(
+def _reopen(session: Session, project: Project, tasks: list, *, now: datetime) -> None:
+    """Complete tasks lost counted answers below their overlap: back to the pool, their batches open."""
+    session.execute(update(_T).where(_T.c.id.in_([t.id for t in tasks])).values(
         status="open", completed_at=None, flagged=False, flag_reason=None))
-    session.execute(update(Batch.__table__).where(Batch.id == task.batch_id).values(
-        completed_count=Batch.completed_count - 1, completed_at=None))
-    session.execute(insert(Event.__table__).values(
-        kind="task.reopened", project_id=project.id, batch_id=task.batch_id, task_id=task.id, created_at=now,
-        payload={"answers": answers, "required": task.required_overlap}))
+    per_batch = Counter(t.batch_id for t in tasks)
+    for batch_id, n in sorted(per_batch.items()):
+        session.execute(update(Batch.__table__).where(Batch.id == batch_id).values(
+            completed_count=Batch.completed_count - n, completed_at=None))
+    session.execute(insert(Event.__table__), [
+        {"kind": "task.reopened", "project_id": project.id, "batch_id": t.batch_id, "task_id": t.id,
+         "created_at": now, "payload": {"answers": t.answer_count, "required": t.required_overlap}}
+        for t in tasks])
 
 
 def adjust_gold(session: Session, project_id: int, rows: Iterable, *, sign: int) -> None:

@@ -84,7 +84,21 @@ def settle_suspension(*, project_id: int, worker_id: int) -> int:
         review.reject_for_suspension(session, project, worker_id=worker_id,
                                      reason=row.suspension_reason or "suspended", now=now)
         counting.recount(session, project, task_ids, now=now)
+        row.settled_at = now
         return ended
+
+
+def settle_due_suspensions() -> int:
+    """Settle suspensions whose follow-up never completed (periodic): a process killed between a
+    suspension's commit and its settling left tasks counted with the suspended worker's answers."""
+    with read_session() as session:
+        due = session.execute(select(WorkerQuality.project_id, WorkerQuality.worker_id).where(
+            WorkerQuality.suspended_at.is_not(None),
+            or_(WorkerQuality.settled_at.is_(None), WorkerQuality.settled_at < WorkerQuality.suspended_at))
+            .limit(100)).all()
+    for project_id, worker_id in due:
+        settle_suspension(project_id=project_id, worker_id=worker_id)
+    return len(due)
 
 
 # The column's width (worker_group_members.group_name); project qualification lists use the same bound.

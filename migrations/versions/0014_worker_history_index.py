@@ -7,7 +7,7 @@ the worker: the whole table for a busy worker whose work is old. The index is pa
 probe never takes it for the (worker_id, task_id) key.
 
 Revision ID: 0014_worker_history_index
-Revises: 0011
+Revises: 0015
 Create Date: 2026-12-04 03:00:00.000000
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0014_worker_history_index'
-down_revision: str | Sequence[str] | None = '0011'
+down_revision: str | Sequence[str] | None = '0015'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

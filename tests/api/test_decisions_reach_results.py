@@ -259,3 +259,92 @@ def test_agreement_figures_leave_rejected_answers_out(project_factory, manager, 
     assert after["status"] == "fresh" and after["answers_counted"] == 8
     assert after["project"]["alpha"]["value"] == pytest.approx(1.0)
     assert before["project"]["alpha"]["value"] < 0.5
+
+
+def test_rejections_racing_claims_and_submits_keep_every_count_exact(project_factory, manager, mgr, crowd):
+    """Annotators work while a manager rejects: no deadlock, no 500, and afterwards every task's count,
+    status and batch progress match the answers that count."""
+    import threading
+
+    project = project_factory(overlap=2, consensus_method="majority", batch_size=5, max_active_leases=1)
+    fill(manager, project, [{"text": f"t{i}"} for i in range(15)])
+    workers = crowd(6)
+    statuses: list[int] = []
+    rejections: list[int] = []
+    failures: list[BaseException] = []
+
+    def guarded(work):
+        def run(*args):
+            try:
+                work(*args)
+            except BaseException as exc:  # surfaced by the assertion below, not lost in the thread
+                failures.append(exc)
+        return run
+
+    def annotate(worker):
+        while True:
+            lease = worker.post(f"/api/v1/projects/{project.id}/assignments")
+            statuses.append(lease.status_code)
+            if lease.status_code != 201:
+                return
+            submit = worker.post(f"/api/v1/assignments/{lease.json['id']}/submit", json={"answer": {"choice": "pos"}})
+            statuses.append(submit.status_code)
+
+    annotators = [threading.Thread(target=guarded(annotate), args=(w,)) for w in workers]
+
+    def review():
+        while any(t.is_alive() for t in annotators) or not rejections:
+            page = mgr.get(f"/api/v1/projects/{project.id}/reviews?limit=5").json["items"]
+            for item in page[::2]:
+                response = mgr.post(f"/api/v1/assignments/{item['id']}/reject", json={"reason": "racing"})
+                statuses.append(response.status_code)
+                rejections.append(item["id"])
+
+    threads = [*annotators, threading.Thread(target=guarded(review))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not failures, failures
+    assert rejections
+    assert not [s for s in statuses if s >= 500], statuses
+    with read_session() as session:
+        for task in session.query(Task).filter_by(project_id=project.id):
+            counted = session.query(Assignment).filter(
+                Assignment.task_id == task.id, Assignment.status == "submitted",
+                Assignment.review_status != "rejected").count()
+            assert task.answer_count == counted and counted <= task.required_overlap
+            assert task.status == ("complete" if counted >= task.required_overlap else "open")
+        for batch in session.query(Batch).filter_by(project_id=project.id):
+            complete = session.query(Task).filter_by(batch_id=batch.id, status="complete").count()
+            assert batch.completed_count == complete
+            assert (batch.completed_at is not None) == (complete == batch.task_count)
+
+
+def test_a_suspension_cut_short_by_a_crash_is_settled_by_the_periodic_job(project_factory, manager, mgr, crowd):
+    from backend.db import unit_of_work
+    from backend.models import Project, utcnow
+    from backend.services import quality
+    from worker import jobs as worker_jobs
+
+    project = project_factory(overlap=2, consensus_method="majority", batch_size=2, auto_reject_suspended=True)
+    fill(manager, project, [{"text": "one"}, {"text": "two"}])
+    honest, suspect = crowd(2)
+    for _ in range(2):
+        answer(honest, project.id, "neg")
+        answer(suspect, project.id, "pos")
+    suspect_id = suspect.get("/api/v1/me").json["worker_id"]
+    # The suspension commits, and the process dies before its follow-up (settle_suspension) runs.
+    with unit_of_work() as session:
+        row = quality.standing(session, project.id, suspect_id)
+        quality.suspend(session, session.get(Project, project.id), row, reason="Copying", actor="test",
+                        now=utcnow())
+    with read_session() as session:
+        task_ids = [t.id for t in session.query(Task).filter_by(project_id=project.id)]
+    assert [task_state(t) for t in task_ids] == [("complete", 2, True)] * 2  # what the crash leaves
+    assert worker_jobs.settle_suspensions() == 1
+    assert [task_state(t) for t in task_ids] == [("open", 1, False)] * 2
+    with read_session() as session:
+        rejected = session.query(Assignment).filter_by(worker_id=suspect_id, review_status="rejected").count()
+    assert rejected == 2
+    assert worker_jobs.settle_suspensions() == 0  # settled once; nothing is due any more
