@@ -84,12 +84,13 @@ def get_assignment(assignment_id: int):
     return assignments.get_assignment(assignment_id=assignment_id, actor=_actor())
 
 
-@bp.get("/me/assignments")
+# The header is declared on the route: parameters given to doc() would replace the query's.
+@bp.get("/me/assignments", parameters=[_WORKER_PARAM])
 @auth_required("tasks:work")
 # A misspelt filter would otherwise list everything: unknown parameters are a 422 here.
 @bp.arguments(MyAssignmentArgsSchema, location="query", unknown=RAISE)
 @bp.response(200, page_of(MyAssignmentSchema))
-@bp.doc(security=security("tasks:work"), parameters=[_WORKER_PARAM])
+@bp.doc(security=security("tasks:work"))
 @errors(bp, 401, 403, 422)
 def my_assignments(args):
     """My assignments, newest first: each answer with its review decision, the reviewer's reason and the reward.
