@@ -6,8 +6,8 @@ the worker: the whole table for a busy worker whose work is old. The index is pa
 (a predicate the list states and the claim query's "not seen by this worker" probe does not), so that
 probe never takes it for the (worker_id, task_id) key.
 
-Revision ID: 0014_worker_history_index
-Revises: 0015
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-04 03:00:00.000000
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0014_worker_history_index'
-down_revision: str | Sequence[str] | None = '0015'
+revision: str = '0014'
+down_revision: str | Sequence[str] | None = '0013'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,6 +1,6 @@
 """Worker standings remember when a suspension's follow-up (recounts, rejections) completed.
 
-Revision ID: 0015
+Revision ID: 0013
 Revises: 0011
 Create Date: 2026-12-04 03:00:00.000000
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 from backend.models.base import UTCDateTime
 
-revision: str = '0015'
+revision: str = '0013'
 down_revision: str | Sequence[str] | None = '0011'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
