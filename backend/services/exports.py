@@ -181,9 +181,11 @@ def iter_rows(project_id: int, *, batch_ids: list[int] | None, include: list[str
 # Here one merge join walks tasks, consensus and answers (aggregated per task) in id order. Every value
 # that may be NULL is COALESCEd: a NULL would blank the whole line. Worker pseudonyms (HMACs, computed
 # once per worker in Python) come in as one jsonb object, read with ->> (a pseudonym needs no JSON
-# escaping): joining them as a relation instead costs the merge its order (a sort of every answer).
+# escaping, nor does a review status, one of a few words): joining them as a relation instead costs the
+# merge its order (a sort of every answer).
 # Times are PostgreSQL's own JSON spelling (the session is in UTC), which costs a third of to_char's;
-# ``answer_time`` writes the same on the other paths.
+# ``answer_time`` writes the same on the other paths. Each ``||`` copies the text on its left, so a line is
+# put together from a few groups, each built short, rather than by appending every piece to the whole line.
 _ANSWERS_JOIN = """
 LEFT JOIN (
   SELECT a.task_id, string_agg(
@@ -191,7 +193,7 @@ LEFT JOIN (
       || ',"answer":' || COALESCE(a.answer::text, 'null')
       || ',"submitted_at":' || COALESCE(to_json(a.submitted_at)::text, 'null')
       || ',"active_seconds":' || COALESCE(a.active_seconds::text, 'null')
-      || ',"review_status":' || COALESCE(to_json(a.review_status)::text, 'null')
+      || ',"review_status":' || COALESCE('"' || a.review_status || '"', 'null')
       || ',"counted":' || CASE WHEN {counted} THEN 'true' ELSE 'false' END || '}', ',' ORDER BY a.id) AS answers
   FROM assignments a
   WHERE a.project_id = %(p)s AND a.status = 'submitted' AND a.task_id > %(lo)s AND a.task_id <= %(hi)s
@@ -203,11 +205,12 @@ _CONSENSUS = """CASE WHEN c.task_id IS NULL THEN 'null' ELSE '{{"answer":' || c.
   || ',"confidence":' || {confidence} || ',"method":' || to_json(c.method)::text
   || ',"answers_used":' || c.answers_used::text || '}}' END"""
 _JSONL_SQL = """
-SELECT t.id, '{{"task_id":' || t.id::text || ',"external_id":' || COALESCE(to_json(t.external_id)::text, 'null')
-  || ',"batch_id":' || t.batch_id::text || ',"data":' || t.data::text || ',"answers":[' || {answers}
-  || '],"consensus":' || {consensus} || ',"agreement":' || {agreement}
-  || ',"gold":' || CASE WHEN t.status = 'gold' THEN 'true' ELSE 'false' END
-  || ',"expected":' || CASE WHEN t.status = 'gold' THEN COALESCE(t.gold::text, 'null') ELSE 'null' END || '}}' AS line
+SELECT t.id, ('{{"task_id":' || t.id::text || ',"external_id":' || COALESCE(to_json(t.external_id)::text, 'null')
+  || ',"batch_id":' || t.batch_id::text || ',"data":') || t.data::text || (',"answers":[' || {answers})
+  || ('],"consensus":' || {consensus} || ',"agreement":' || {agreement}
+      || ',"gold":' || CASE WHEN t.status = 'gold' THEN 'true' ELSE 'false' END
+      || ',"expected":' || CASE WHEN t.status = 'gold' THEN COALESCE(t.gold::text, 'null') ELSE 'null' END
+      || '}}') AS line
 FROM tasks t {joins}
 WHERE t.project_id = %(p)s {gold} AND t.id > %(lo)s AND t.id <= %(hi)s {batches}
 ORDER BY t.id"""
