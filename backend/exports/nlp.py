@@ -47,7 +47,7 @@ def bio_tags(text: str, spans: list[dict], tags: dict[str, str] | None = None) -
     A token belongs to a span when their character ranges overlap, so a span that ends inside a token
     still tags it. BIO cannot nest: of overlapping spans the one starting first, and of those the
     longest, is kept; spans touching a token it already tagged are dropped. ``tags`` maps a label to
-    its tag name (default: the label itself).
+    its tag name (default: the label with ``_`` for whitespace).
     """
     tokens = tokenize(text)
     tagged = ["O"] * len(tokens)
@@ -58,7 +58,8 @@ def bio_tags(text: str, spans: list[dict], tags: dict[str, str] | None = None) -
         stop = bisect_left(starts, span["end"])  # tokens starting at or after its end are outside too
         if first >= stop or any(tag != "O" for tag in tagged[first:stop]):
             continue
-        name = (tags or {}).get(span["label"], span["label"])
+        # A label the project no longer has still may not split the line's columns.
+        name = (tags or {}).get(span["label"]) or _WHITESPACE.sub("_", span["label"])
         tagged[first] = "B-" + name
         tagged[first + 1 : stop] = ["I-" + name] * (stop - first - 1)
     return [(token[2], tag) for token, tag in zip(tokens, tagged, strict=True)]
