@@ -96,6 +96,12 @@ class Settings:
         return Path(self.extra.get("export_dir") or self.var_dir / "exports")
 
     @property
+    def export_image_dir(self) -> Path | None:
+        """Where exports may read images named by a local path, to learn their size (None: nowhere)."""
+        value = self.extra.get("export_image_dir")
+        return Path(value) if value else None
+
+    @property
     def export_ttl_hours(self) -> int:
         return int(self.extra.get("export_ttl_hours") or 168)
 
@@ -120,6 +126,8 @@ class Settings:
             extra["upload_dir"] = env["CONCORD_UPLOAD_DIR"]
         if env.get("CONCORD_EXPORT_DIR"):
             extra["export_dir"] = env["CONCORD_EXPORT_DIR"]
+        if env.get("CONCORD_EXPORT_IMAGE_DIR"):
+            extra["export_image_dir"] = env["CONCORD_EXPORT_IMAGE_DIR"]
         extra["export_ttl_hours"] = _int(env, "CONCORD_EXPORT_TTL_HOURS", 168)
         return cls(
             env=concord_env,

@@ -109,7 +109,7 @@ def run_export(job_id: str, export_id: int) -> dict:
     settings = Settings.from_env()
     return jobs.run_tracked(job_id, lambda progress: exports.run_export(
         export_id=export_id, directory=settings.export_dir, salt=settings.secret_key,
-        ttl_hours=settings.export_ttl_hours, progress=progress))
+        ttl_hours=settings.export_ttl_hours, progress=progress, image_dir=settings.export_image_dir))
 
 
 _dispatching = threading.Lock()

@@ -5,8 +5,12 @@ database and calls ``write_export``; every writer consumes the rows once and
 keeps its memory flat however many there are, writing to ``fh`` in chunks.
 
 A row is ``{"task_id", "external_id", "batch_id", "data", "answers":
-[{"worker", "answer", "submitted_at", "active_seconds"}], "consensus":
-{"answer", "confidence", "method", "answers_used"} | None, "agreement"}``.
+[{"worker", "answer", "submitted_at", "active_seconds", "review_status",
+"counted"}], "consensus": {"answer", "confidence", "method", "answers_used"} |
+None, "agreement", "gold"?, "expected"?, "created_at"?}``: ``gold`` is true
+for a control task, whose ``expected`` answer is given (a row without them is
+not a control task); ``created_at`` (the task's import time) dates a control
+task's reference answer in Label Studio.
 A project is ``{"id", "name", "task_type", "labels", "text_field",
 "image_field", "min", "max"}``.
 """
@@ -17,6 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from ._common import WriteOptions
 from .coco import write_coco
 from .csv_format import write_csv
 from .jsonl import write_jsonl
@@ -67,18 +72,29 @@ def check_format(fmt: str, task_type: str) -> ExportFormat:
     return export_format
 
 
-def write_export(fmt: str, rows: Iterable[dict], fh: BinaryIO, project: dict, *, tmp_dir: str | None = None) -> int:
+def write_export(
+    fmt: str,
+    rows: Iterable[dict],
+    fh: BinaryIO,
+    project: dict,
+    *,
+    tmp_dir: str | None = None,
+    options: WriteOptions | None = None,
+) -> int:
     """Write ``rows`` to the binary file ``fh`` in format ``fmt``; return the number of tasks written.
 
     The format and task type are checked before any row is read, so a
     ``ValueError`` (unknown format, or one that does not fit the project's task
     type) leaves ``fh`` untouched. ``tmp_dir`` is where the coco writer keeps
     its two temporary files (default: the system's). ``fh`` is neither flushed
-    nor closed. conll and spacy leave out tasks without consensus, so they may
-    return fewer than the rows given.
+    nor closed. coco, conll and spacy leave out tasks without consensus unless
+    ``options.include_empty``, so they may return fewer than the rows given.
     """
     export_format = check_format(fmt, project["task_type"])
-    return export_format.writer(rows, fh, project, tmp_dir=tmp_dir)
+    return export_format.writer(rows, fh, project, tmp_dir=tmp_dir, options=options or WriteOptions())
 
 
-__all__ = ["FORMATS", "ExportFormat", "check_format", "label_config", "write_export"]
+# The formats that leave out tasks without consensus unless asked for them (``include_empty``).
+EMPTY_OPTIONAL = frozenset({"coco", "conll", "spacy"})
+
+__all__ = ["EMPTY_OPTIONAL", "FORMATS", "ExportFormat", "WriteOptions", "check_format", "label_config", "write_export"]

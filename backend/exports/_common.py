@@ -1,8 +1,9 @@
-"""Pieces every export writer shares: buffered output and reading the project and row dicts."""
+"""Pieces every export writer shares: buffered output, options, and reading the project and row dicts."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import orjson
@@ -41,6 +42,22 @@ class ChunkedWriter:
             self._buffer = bytearray()
 
 
+@dataclass(frozen=True)
+class WriteOptions:
+    """What an export asked for beyond its rows.
+
+    ``include_empty``: the training formats (coco, conll, spacy) also write tasks without consensus, as
+    images or documents with no labels. ``image_dir``: the directory whose files may be read to size an
+    image named by a local path (None: no local file is read).
+    """
+
+    include_empty: bool = False
+    image_dir: str | None = None
+
+
+DEFAULT_OPTIONS = WriteOptions()
+
+
 def dumps(value: Any) -> bytes:
     """Compact JSON as UTF-8 bytes."""
     return orjson.dumps(value)
@@ -62,12 +79,42 @@ def consensus_answer(row: dict) -> dict | None:
     return consensus["answer"] if consensus else None
 
 
-def consensus_spans(row: dict) -> list[dict] | None:
-    """Consensus spans sorted by position, or None when the task has no consensus."""
-    answer = consensus_answer(row)
+def expected_answer(row: dict) -> dict | None:
+    """The expected answer of a control (gold) task, or None for any other task."""
+    return row.get("expected") if row.get("gold") else None
+
+
+def training_answer(row: dict) -> dict | None:
+    """The answer the training formats write for a task: a control task's expected answer (the truth),
+    else the consensus; None when the task has neither."""
+    expected = expected_answer(row)
+    return expected if expected is not None else consensus_answer(row)
+
+
+def trimmed(text: str, start: int, end: int) -> tuple[int, int]:
+    """``start:end`` narrowed to leave out whitespace at either end (start == end when it is all space)."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def training_spans(row: dict, text: str) -> list[dict] | None:
+    """The spans the training formats write, sorted by position; None when the task has no answer to write.
+
+    Spans are trimmed of surrounding whitespace (answers stored before the API trimmed them may have it,
+    and spaCy cannot place such a span on its tokens); a span of whitespace only is left out.
+    """
+    answer = training_answer(row)
     if answer is None:
         return None
-    return sorted(answer.get("spans") or (), key=lambda s: (s["start"], s["end"]))
+    spans = []
+    for span in answer.get("spans") or ():
+        start, end = trimmed(text, span["start"], min(span["end"], len(text)))
+        if start < end:
+            spans.append({"label": span["label"], "start": start, "end": end})
+    return sorted(spans, key=lambda s: (s["start"], s["end"]))
 
 
 # OWASP's CSV injection advice: a cell a spreadsheet could read as a formula starts with one of these.

@@ -4,6 +4,13 @@ COCO is one JSON object whose ``images`` and ``annotations`` arrays both grow
 with the task count. To keep memory flat the two arrays are streamed into
 temporary files while the rows are read, then copied into the output behind
 the small header (``info``, ``licenses``, ``categories``).
+
+Detection training reads an image without annotations as background (nothing
+to find there), so a task without consensus is left out unless the export asks
+for it (``include_empty``); a task whose consensus is "no box" is kept, since
+that is what the workers agreed on. Each annotation carries a ``score`` (the
+consensus confidence), so the file's annotations can also be loaded as
+detections (``COCO.loadRes``) and scored with ``COCOeval``.
 """
 
 from __future__ import annotations
@@ -14,15 +21,16 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import BinaryIO
 
-from ._common import ChunkedWriter, consensus_answer, dumps, image_field
+from ._common import DEFAULT_OPTIONS, ChunkedWriter, WriteOptions, dumps, expected_answer, image_field
+from .images import image_size
 
 COPY_CHUNK = 1 << 20
 
 
 def _dimension(value) -> int:
-    """COCO sizes are integers; 0 means the task data did not say."""
+    """COCO sizes are integers; 0 means neither the task data nor the image said."""
     if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-        return int(round(value))
+        return max(1, int(round(value)))
     return 0
 
 
@@ -40,13 +48,23 @@ def _header(project: dict, categories: list[dict]) -> bytes:
     return head[:-1]
 
 
-def write_coco(rows: Iterable[dict], fh: BinaryIO, project: dict, *, tmp_dir: str | None = None) -> int:
+def write_coco(
+    rows: Iterable[dict],
+    fh: BinaryIO,
+    project: dict,
+    *,
+    tmp_dir: str | None = None,
+    options: WriteOptions = DEFAULT_OPTIONS,
+) -> int:
     """Write COCO detection JSON of the consensus boxes; return the number of tasks (images) written.
 
     Each task is an image whose id is the task id; ``file_name`` is the URL in
-    the project's image field, width/height come from the task data (0 when
-    absent). A task without consensus is listed with no annotations.
-    Categories are the project labels with ids 1..L. Bounding boxes are
+    the project's image field; width/height come from the task data, else from
+    the image's header (``backend.exports.images``), else 0. A task without
+    consensus is left out, or listed with no annotations when
+    ``options.include_empty``. A control (gold) task is written with its
+    expected boxes, score 1, and ``"gold": true`` in the image's ``concord``
+    part. Categories are the project labels with ids 1..L. Bounding boxes are
     ``[x, y, width, height]`` in pixels, as Concord stores them. Raises
     ``ValueError`` for a box whose label is not one of the project's labels.
     """
@@ -66,22 +84,32 @@ def write_coco(rows: Iterable[dict], fh: BinaryIO, project: dict, *, tmp_dir: st
             data = row["data"]
             task_id = row["task_id"]
             consensus = row["consensus"]
+            expected = expected_answer(row)
+            if expected is not None:
+                answer, score = expected, 1.0
+            elif consensus is not None:
+                answer, score = consensus["answer"], consensus["confidence"]
+            elif options.include_empty:
+                answer, score = None, None
+            else:
+                continue
+            width, height = image_size(data, field, options.image_dir) or (0, 0)
             image = {
                 "id": task_id,
                 "file_name": data.get(field) or "",
-                "width": _dimension(data.get("width")),
-                "height": _dimension(data.get("height")),
+                "width": _dimension(width),
+                "height": _dimension(height),
                 "concord": {
                     "external_id": row["external_id"],
                     "batch_id": row["batch_id"],
                     "confidence": consensus["confidence"] if consensus else None,
                     "method": consensus["method"] if consensus else None,
                     "agreement": row["agreement"],
+                    "gold": bool(row.get("gold")),
                 },
             }
             images.write(b"," + dumps(image) if count else dumps(image))
             count += 1
-            answer = consensus_answer(row)
             for box in (answer or {}).get("boxes") or ():
                 category = category_ids.get(box["label"])
                 if category is None:
@@ -96,6 +124,7 @@ def write_coco(rows: Iterable[dict], fh: BinaryIO, project: dict, *, tmp_dir: st
                     "bbox": [box["x"], box["y"], width, height],
                     "area": width * height,
                     "iscrowd": 0,
+                    "score": score,
                 }
                 annotations.write(b"," + dumps(item) if annotation_id else dumps(item))
                 annotation_id += 1

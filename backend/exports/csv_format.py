@@ -1,7 +1,9 @@
 """CSV, one row per task, for spreadsheets.
 
 Nested values (task data, answers, structured consensus answers) are stored as
-JSON strings so that every project type has the same flat columns.
+JSON strings so that every project type has the same flat columns. ``gold`` is
+``true`` for a control task, and ``expected`` holds its expected answer (spelled
+as the consensus is).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import csv
 from collections.abc import Iterable
 from typing import BinaryIO
 
-from ._common import ChunkedWriter, csv_cell, dumps
+from ._common import DEFAULT_OPTIONS, ChunkedWriter, WriteOptions, csv_cell, dumps, expected_answer
 
 CSV_COLUMNS = (
     "task_id",
@@ -23,6 +25,8 @@ CSV_COLUMNS = (
     "agreement",
     "answer_count",
     "answers",
+    "gold",
+    "expected",
 )
 
 
@@ -53,10 +57,17 @@ class _Utf8Lines:
         self._out.write(line.encode())
 
 
-def write_csv(rows: Iterable[dict], fh: BinaryIO, project: dict, *, tmp_dir: str | None = None) -> int:
+def write_csv(
+    rows: Iterable[dict],
+    fh: BinaryIO,
+    project: dict,
+    *,
+    tmp_dir: str | None = None,
+    options: WriteOptions = DEFAULT_OPTIONS,
+) -> int:
     """Write a header and one CSV row per task (UTF-8, RFC 4180 quoting); return the number of tasks written.
 
-    Empty cells stand for "none": no external id, no consensus, no agreement. Text a spreadsheet
+    Empty cells stand for "none": no external id, no consensus, no agreement, no expected answer. Text a spreadsheet
     could run as a formula is written with a leading single quote (see ``csv_cell``).
     """
     task_type = project["task_type"]
@@ -77,6 +88,8 @@ def write_csv(rows: Iterable[dict], fh: BinaryIO, project: dict, *, tmp_dir: str
             "" if row["agreement"] is None else row["agreement"],
             len(row["answers"]),
             dumps(row["answers"]).decode(),
+            "true" if row.get("gold") else "false",
+            _csv_consensus(task_type, expected_answer(row)),
         )
         writer.writerow([csv_cell(cell) for cell in cells])
         count += 1

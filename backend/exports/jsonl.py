@@ -1,4 +1,5 @@
-"""JSON Lines: one task per line with its answers, consensus and agreement."""
+"""JSON Lines: one task per line with its answers, consensus and agreement, and whether it is a control
+(gold) task with the answer it expects."""
 
 from __future__ import annotations
 
@@ -7,16 +8,27 @@ from typing import BinaryIO
 
 import orjson
 
-from ._common import ChunkedWriter
+from ._common import DEFAULT_OPTIONS, ChunkedWriter, WriteOptions
 
 
-def write_jsonl(rows: Iterable[dict], fh: BinaryIO, project: dict, *, tmp_dir: str | None = None) -> int:
-    """Write one JSON object per task; return the number of tasks written."""
+def write_jsonl(
+    rows: Iterable[dict],
+    fh: BinaryIO,
+    project: dict,
+    *,
+    tmp_dir: str | None = None,
+    options: WriteOptions = DEFAULT_OPTIONS,
+) -> int:
+    """Write one JSON object per task; return the number of tasks written.
+
+    ``gold`` is true for a control task, whose ``expected`` answer is given (null for other tasks).
+    """
     out = ChunkedWriter(fh)
     # Bound locally: this loop is the hot path of the largest exports.
     dumps, option, write = orjson.dumps, orjson.OPT_APPEND_NEWLINE, out.write
     count = 0
     for row in rows:
+        gold = bool(row.get("gold"))
         # A new dict rather than the row itself, so that a caller's extra keys never leak into the file.
         write(
             dumps(
@@ -28,6 +40,8 @@ def write_jsonl(rows: Iterable[dict], fh: BinaryIO, project: dict, *, tmp_dir: s
                     "answers": row["answers"],
                     "consensus": row["consensus"],
                     "agreement": row["agreement"],
+                    "gold": gold,
+                    "expected": row.get("expected") if gold else None,
                 },
                 option=option,
             )

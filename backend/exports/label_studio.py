@@ -1,10 +1,14 @@
 """Label Studio JSON tasks: each worker answer as an annotation, the consensus as a prediction.
 
 The output is a JSON array of tasks in Label Studio's import format
-(``{"data", "meta", "annotations", "predictions"}``), streamed one task at a
-time. Results name the control tag ``label`` and the object tag ``image`` for
-bounding boxes and ``text`` otherwise; ``label_config(project)`` returns a
-labeling config with exactly those names, to create the Label Studio project.
+(``{"id", "data", "meta", "annotations", "predictions"}``), streamed one task at
+a time. ``id`` is the Concord task id: Label Studio's converters
+(``label_studio_sdk.converter.Converter``: COCO, YOLO, VOC, CoNLL, CSV) need
+one on every task; Label Studio gives imported tasks ids of its own. Results
+name the control tag ``label`` and the object tag ``image`` for bounding boxes
+and ``text`` otherwise; ``label_config(project)`` returns a labeling config
+with exactly those names (the export's API resource carries it as
+``label_config``), to create the Label Studio project or run the converter.
 
 Choices the format forces:
 
@@ -15,9 +19,16 @@ Choices the format forces:
   annotation order, in ``meta.annotators``.
 - Annotations are imported with ``ground_truth: false`` (Label Studio's
   default on import is true) and ``lead_time`` = the worker's active seconds.
-- Label Studio places boxes in percent of the image size. When the task data
-  has no positive ``width`` and ``height`` the boxes cannot be converted: they
-  are left out of that task's results and ``meta.boxes_omitted`` counts them.
+- Label Studio places boxes in percent of the image size: the task data's
+  ``width`` and ``height``, else the image's own header when it can be read
+  (``backend.exports.images``). When neither says, the boxes cannot be
+  converted: they are left out of that task's results and
+  ``meta.boxes_omitted`` counts them.
+- A control (gold) task has ``meta.gold`` true and its expected answer in
+  ``meta.expected`` (Concord's form), and once more as the last annotation,
+  with ``ground_truth: true`` (Label Studio's mark for a reference answer).
+  Worker annotations are ``ground_truth: false``; ``meta.annotators`` names
+  them, in order.
 - Label Studio keeps neither ``created_at`` nor the task's Concord id on
   import; both stay readable in the file (``meta.concord_task_id``).
 """
@@ -28,22 +39,18 @@ from collections.abc import Iterable
 from typing import BinaryIO
 from xml.sax.saxutils import quoteattr
 
-from ._common import ChunkedWriter, dumps, image_field, text_field
+from ._common import DEFAULT_OPTIONS, ChunkedWriter, WriteOptions, dumps, expected_answer, image_field, text_field
+from .images import image_size
 
 FROM_NAME = "label"
 
 
-def _image_size(data: dict) -> tuple[float, float] | None:
-    width, height = data.get("width"), data.get("height")
-    ok = all(isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in (width, height))
-    return (width, height) if ok else None
-
-
-def _result(task_type: str, answer: dict, data: dict, project: dict) -> tuple[list[dict], int]:
+def _result(
+    task_type: str, answer: dict, data: dict, project: dict, size: tuple[float, float] | None
+) -> tuple[list[dict], int]:
     """Label Studio result items for one answer, and how many boxes had to be left out."""
     if task_type == "bounding_boxes":
         boxes = answer.get("boxes") or []
-        size = _image_size(data)
         if size is None:
             return [], len(boxes)
         width, height = size
@@ -95,13 +102,14 @@ def _result(task_type: str, answer: dict, data: dict, project: dict) -> tuple[li
     return [{"type": kind, "from_name": FROM_NAME, "to_name": "text", "value": value}], 0
 
 
-def _task(row: dict, project: dict) -> dict:
+def _task(row: dict, project: dict, options: WriteOptions) -> dict:
     task_type = project["task_type"]
     data = row["data"]
+    size = image_size(data, image_field(project), options.image_dir) if task_type == "bounding_boxes" else None
     omitted = 0
     annotations = []
     for answer in row["answers"]:
-        result, skipped = _result(task_type, answer["answer"], data, project)
+        result, skipped = _result(task_type, answer["answer"], data, project, size)
         omitted += skipped
         annotation = {
             "result": result,
@@ -112,10 +120,18 @@ def _task(row: dict, project: dict) -> dict:
         if answer.get("active_seconds") is not None:
             annotation["lead_time"] = answer["active_seconds"]
         annotations.append(annotation)
+    expected = expected_answer(row)
+    if expected is not None:
+        result, skipped = _result(task_type, expected, data, project, size)
+        omitted += skipped
+        reference = {"result": result, "ground_truth": True, "was_cancelled": False}
+        if row.get("created_at"):  # when the task (and its expected answer) was imported
+            reference["created_at"] = row["created_at"]
+        annotations.append(reference)
     predictions = []
     consensus = row["consensus"]
     if consensus is not None:
-        result, skipped = _result(task_type, consensus["answer"], data, project)
+        result, skipped = _result(task_type, consensus["answer"], data, project, size)
         omitted += skipped
         predictions.append(
             {
@@ -130,13 +146,23 @@ def _task(row: dict, project: dict) -> dict:
         "batch_id": row["batch_id"],
         "agreement": row["agreement"],
         "annotators": [answer["worker"] for answer in row["answers"]],
+        "gold": bool(row.get("gold")),
     }
+    if expected is not None:
+        meta["expected"] = expected
     if omitted:
         meta["boxes_omitted"] = omitted
-    return {"data": data, "meta": meta, "annotations": annotations, "predictions": predictions}
+    return {"id": row["task_id"], "data": data, "meta": meta, "annotations": annotations, "predictions": predictions}
 
 
-def write_label_studio(rows: Iterable[dict], fh: BinaryIO, project: dict, *, tmp_dir: str | None = None) -> int:
+def write_label_studio(
+    rows: Iterable[dict],
+    fh: BinaryIO,
+    project: dict,
+    *,
+    tmp_dir: str | None = None,
+    options: WriteOptions = DEFAULT_OPTIONS,
+) -> int:
     """Write a Label Studio JSON array of tasks; return the number of tasks written.
 
     Raises ``ValueError`` for a task type Label Studio export does not know.
@@ -147,7 +173,7 @@ def write_label_studio(rows: Iterable[dict], fh: BinaryIO, project: dict, *, tmp
     for row in rows:
         if count:
             out.write(b",\n")
-        out.write(dumps(_task(row, project)))
+        out.write(dumps(_task(row, project, options)))
         count += 1
     out.write(b"]\n")
     out.flush()

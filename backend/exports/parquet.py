@@ -1,7 +1,8 @@
 """Parquet, one row per task, for data tools (pyarrow, pandas, Hugging Face datasets, DuckDB).
 
 Needs pyarrow, imported when a Parquet export is written. Nested values (task
-data, answers, consensus answer) are JSON text columns, as in the CSV export.
+data, answers, consensus answer, expected answer) are JSON text columns, as in
+the CSV export; ``gold`` is a boolean column, true for control tasks.
 
 The columns of a row group are packed straight into Arrow's memory layout
 (values buffer, offsets, validity bitmap) instead of Python lists: that
@@ -15,7 +16,7 @@ from array import array
 from collections.abc import Iterable
 from typing import BinaryIO
 
-from ._common import dumps
+from ._common import DEFAULT_OPTIONS, WriteOptions, dumps, expected_answer
 
 # A row group is the unit a reader loads at once; 50,000 tasks is large enough
 # for good compression and small enough to keep the writer's memory flat.
@@ -41,6 +42,8 @@ def parquet_schema(project: dict):
             ("confidence", pa.float64()),
             ("method", pa.string()),
             ("agreement", pa.float64()),
+            ("gold", pa.bool_()),
+            ("expected", pa.string()),
         ],
         metadata={b"concord.project": dumps(about)},
     )
@@ -116,16 +119,44 @@ class _Numbers(_Column):
         return pa.Array.from_buffers(pa.type_for_alias(self.arrow_type), len(self.valid), buffers, self.nulls)
 
 
+class _Booleans(_Column):
+    """Booleans packed as Arrow stores them, one bit a row (never null here)."""
+
+    __slots__ = ("values",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.values = bytearray()
+
+    def append(self, value: bool) -> None:
+        self.valid.append(1)
+        self.values.append(1 if value else 0)
+
+    def to_arrow(self):
+        import numpy as np
+        import pyarrow as pa
+
+        bits = pa.py_buffer(np.packbits(np.frombuffer(self.values, np.uint8), bitorder="little"))
+        return pa.Array.from_buffers(pa.bool_(), len(self.values), [None, bits], 0)
+
+
 def _text(value: str | None) -> bytes | None:
     return None if value is None else value.encode()
 
 
-def write_parquet(rows: Iterable[dict], fh: BinaryIO, project: dict, *, tmp_dir: str | None = None) -> int:
+def write_parquet(
+    rows: Iterable[dict],
+    fh: BinaryIO,
+    project: dict,
+    *,
+    tmp_dir: str | None = None,
+    options: WriteOptions = DEFAULT_OPTIONS,
+) -> int:
     """Write a Parquet file in row groups of at most 50,000 tasks; return the number of tasks written.
 
     JSON columns hold UTF-8 JSON text; consensus_answer, confidence and method
-    are null for a task without consensus. Raises ``RuntimeError`` when pyarrow
-    is not installed.
+    are null for a task without consensus, expected for a task that is not a
+    control task. Raises ``RuntimeError`` when pyarrow is not installed.
     """
     try:
         import pyarrow as pa
@@ -142,7 +173,8 @@ def write_parquet(rows: Iterable[dict], fh: BinaryIO, project: dict, *, tmp_dir:
         while True:
             # New column objects for every group: Arrow may still point into the previous ones' buffers.
             task_id, batch_id, confidence, agreement = _Numbers("q"), _Numbers("q"), _Numbers("d"), _Numbers("d")
-            external_id, data, answers, consensus_answer, method = (_Strings() for _ in range(5))
+            external_id, data, answers, consensus_answer, method, expected = (_Strings() for _ in range(6))
+            gold = _Booleans()
             pending = 0
             for row in rows:
                 consensus = row["consensus"]
@@ -160,12 +192,27 @@ def write_parquet(rows: Iterable[dict], fh: BinaryIO, project: dict, *, tmp_dir:
                     confidence.append(consensus["confidence"])
                     method.append(_text(consensus["method"]))
                 agreement.append(row["agreement"])
+                gold.append(bool(row.get("gold")))
+                answer = expected_answer(row)
+                expected.append(None if answer is None else dumps(answer))
                 pending += 1
                 if pending >= ROW_GROUP_ROWS or len(data.data) + len(answers.data) >= ROW_GROUP_BYTES:
                     break
             if not pending:
                 break
-            columns = (task_id, external_id, batch_id, data, answers, consensus_answer, confidence, method, agreement)
+            columns = (
+                task_id,
+                external_id,
+                batch_id,
+                data,
+                answers,
+                consensus_answer,
+                confidence,
+                method,
+                agreement,
+                gold,
+                expected,
+            )
             table = pa.Table.from_arrays([column.to_arrow() for column in columns], schema=schema)
             writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
             count += pending

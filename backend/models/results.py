@@ -12,6 +12,7 @@ from .base import Base, JSONType, UTCDateTime, utcnow
 from .projects import BigId
 
 _TaskId = BigInteger().with_variant(Integer(), "sqlite")
+EXPORT_OPTION_MARKERS = ("gold", "empty")
 
 
 class ConsensusRun(Base):
@@ -64,6 +65,8 @@ class Export(Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
     format: Mapped[str] = mapped_column(String(16))
     batch_ids: Mapped[list[int] | None] = mapped_column(JSONType)
+    # What the file holds: the parts of each task ("answers", "consensus", "agreement"), and the export's
+    # options as markers: "gold" (control tasks are in), "empty" (tasks without consensus are in).
     include: Mapped[list[str] | None] = mapped_column(JSONType)
     status: Mapped[str] = mapped_column(String(16), default="queued")
     job_id: Mapped[str | None] = mapped_column(String(36))
@@ -74,3 +77,18 @@ class Export(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    @property
+    def parts(self) -> list[str]:
+        """The parts of each task the file holds (``include`` without the option markers)."""
+        return [part for part in self.include or () if part not in EXPORT_OPTION_MARKERS]
+
+    @property
+    def include_gold(self) -> bool:
+        """Control tasks are in the file (exports made before they could be are without)."""
+        return "gold" in (self.include or ())
+
+    @property
+    def include_empty(self) -> bool:
+        """The training formats also hold tasks without consensus, with no labels."""
+        return "empty" in (self.include or ())

@@ -115,7 +115,9 @@ def span_consensus(answers: Sequence[Sequence[Item]]) -> dict:
     except those overlapping a kept span of their label, are then clustered: same label and
     overlapping offsets, one span per annotator, every pair overlapping. A cluster backed by more
     than half of the annotators becomes a span from the median start to the median end (with an
-    even count, the outer of the two middle offsets, so offsets stay whole numbers). Returns
+    even count, a tie, the inner of the two middle offsets: the tighter span, so offsets stay whole
+    numbers and stray characters one annotator took in are left out; every pair overlapping, the
+    inner start is still before the inner end). Returns
     ``{"spans": [{"label", "start", "end", "support"}], "confidence"}``, spans in text order.
     Raises KeyError for a span missing a field.
     """
@@ -147,8 +149,8 @@ def span_consensus(answers: Sequence[Sequence[Item]]) -> dict:
         kept.append(
             {
                 "label": spans[0]["label"],
-                "start": median_low(s["start"] for s in spans),
-                "end": median_high(s["end"] for s in spans),
+                "start": median_high(s["start"] for s in spans),
+                "end": median_low(s["end"] for s in spans),
                 "support": len(cluster) / n,
             }
         )

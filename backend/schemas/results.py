@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from ..exports import FORMATS
+from ..exports import EMPTY_OPTIONAL, FORMATS
 from .common import ID, JobSchema, PageArgsSchema, ResponseSchema, UtcDateTime
 
 
@@ -72,12 +72,26 @@ class ResultArgsSchema(PageArgsSchema):
         "description": "Incremental sync: results written after this time, in the order they were written"})
 
 
+class JsonBoolean(fields.Boolean):
+    """A JSON true or false, nothing else: "yes", 1 or "true" are 422s (marshmallow's Boolean takes them)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
 class ExportRequestSchema(Schema):
     format = fields.String(required=True, validate=validate.OneOf(FORMATS))
-    batch_ids = fields.List(fields.Integer(validate=ID), load_default=None,
+    batch_ids = fields.List(fields.Integer(strict=True, validate=ID), load_default=None,
                             validate=validate.Length(min=1, max=10_000))
     include = fields.List(fields.String(validate=validate.OneOf(["answers", "consensus", "agreement"])),
                           load_default=None)
+    include_gold = JsonBoolean(load_default=True, metadata={
+        "description": "Write control (gold) tasks, marked as gold with their expected answer (default true)"})
+    include_empty = JsonBoolean(load_default=False, metadata={
+        "description": f"{', '.join(sorted(EMPTY_OPTIONAL))} only: also write tasks without consensus, as images "
+                       "or documents with no labels (default false: training would read them as background)"})
 
 
 class ExportSchema(ResponseSchema):
@@ -86,7 +100,11 @@ class ExportSchema(ResponseSchema):
     project_id = fields.Integer()
     format = fields.String()
     batch_ids = fields.List(fields.Integer(), allow_none=True)
-    include = fields.List(fields.String(), allow_none=True)
+    include = fields.List(fields.String(), attribute="parts")
+    include_gold = fields.Boolean()
+    include_empty = fields.Boolean()
+    label_config = fields.String(allow_none=True, metadata={
+        "description": "label_studio exports: the Label Studio labeling config (XML) the results are named for"})
     status = fields.String(validate=validate.OneOf(["queued", "running", "ready", "failed", "expired"]))
     job_id = fields.String(allow_none=True)
     size_bytes = fields.Integer(allow_none=True)

@@ -28,8 +28,8 @@ from sqlalchemy import Connection, func, select, text
 
 from ..db import get_engine, is_postgres, read_session, unit_of_work
 from ..errors import ConcordError, Conflict, ValidationError
-from ..exports import FORMATS, write_export
-from ..models import Assignment, Batch, ConsensusResult, Event, Export, Project, Task, utcnow
+from ..exports import EMPTY_OPTIONAL, FORMATS, WriteOptions, label_config, write_export
+from ..models import COUNTED_SQL, Assignment, Batch, ConsensusResult, Event, Export, Project, Task, utcnow
 from .access import Principal, ensure_manage, managed_row
 from .pagination import Page, paginate
 
@@ -55,23 +55,48 @@ def _project_dict(project: Project) -> dict[str, Any]:
             "image_field": config.get("image_field", "image"), "min": config.get("min"), "max": config.get("max")}
 
 
+def _with_label_config(export: Export, project: Project) -> Export:
+    """A Label Studio export's resource carries the labeling config its results are named for."""
+    export.label_config = label_config(_project_dict(project)) if export.format == "label_studio" else None
+    return export
+
+
 def create_export(*, principal: Principal, project_id: int, fmt: str, batch_ids: list[int] | None,
-                  include: list[str] | None, job_id: str) -> Export:
-    """Record an export for a job to write. Raises NotFound, Forbidden or ValidationError."""
+                  include: list[str] | None, job_id: str, include_gold: bool = True,
+                  include_empty: bool = False) -> Export:
+    """Record an export for a job to write. Raises NotFound, Forbidden or ValidationError.
+
+    ``include_gold``: control tasks are written, marked, with their expected answer. ``include_empty``
+    (coco, conll, spacy only): tasks without consensus are written too, with no labels.
+    """
     principal.require_scope("results:read")
     if fmt not in FORMATS:
         raise ValidationError(f"format: one of {', '.join(FORMATS)}", details={"fields": {"format": ["unknown"]}})
     unknown = sorted(set(include or []) - set(INCLUDES))
     if unknown:
         raise ValidationError(f"include: unknown parts {unknown}", details={"fields": {"include": unknown}})
+    if include_empty and fmt not in EMPTY_OPTIONAL:
+        raise ValidationError(
+            f"include_empty: only for {', '.join(sorted(EMPTY_OPTIONAL))}; a {fmt} export holds every task",
+            details={"fields": {"include_empty": [f"not for {fmt}"]}})
+    parts = [part for part in INCLUDES if part in (include or INCLUDES)]
+    markers = (["gold"] if include_gold else []) + (["empty"] if include_empty else [])
     with unit_of_work() as session:
         project = ensure_manage(principal, session.get(Project, project_id), project_id)
         if fmt in FORMAT_TYPES and project.task_type not in FORMAT_TYPES[fmt]:
             raise ValidationError(f"format: {fmt} is for {', '.join(sorted(FORMAT_TYPES[fmt]))} projects",
                                   details={"fields": {"format": [f"not for {project.task_type}"]}})
-        export = Export(project_id=project_id, format=fmt, batch_ids=batch_ids, include=include or list(INCLUDES),
+        if batch_ids:
+            found = set(session.scalars(select(Batch.id).where(Batch.project_id == project_id,
+                                                               Batch.id.in_(batch_ids))))
+            missing = sorted(set(batch_ids) - found)
+            if missing:
+                raise ValidationError(f"batch_ids: not batches of project {project_id}: {missing[:20]}",
+                                      details={"fields": {"batch_ids": [f"unknown: {missing[:20]}"]}})
+        export = Export(project_id=project_id, format=fmt, batch_ids=batch_ids, include=parts + markers,
                         status="queued", job_id=job_id)
         session.add(export)
+        _with_label_config(export, project)
     return export
 
 
@@ -89,17 +114,25 @@ def pseudonym(worker_id: int, project_id: int, salt: str) -> str:
     return f"w-{digest[:12]}"
 
 
-def iter_rows(project_id: int, *, batch_ids: list[int] | None, include: list[str], salt: str) -> Iterator[dict]:
-    """The export's rows, one per task in task order, read in chunks."""
+def iter_rows(project_id: int, *, batch_ids: list[int] | None, include: list[str], salt: str,
+              include_gold: bool = True) -> Iterator[dict]:
+    """The export's rows, one per task in task order, read in chunks.
+
+    Every submitted answer is listed with its review status and whether it counts (``COUNTED_SQL``);
+    control tasks are in (``gold``, with their ``expected`` answer) unless ``include_gold`` is false.
+    """
     after = 0
     answers_col = Assignment.__table__.c.answer
     names: dict[int, str] = {}  # one HMAC per worker, not per answer
     results = ConsensusResult.__table__.c
     while True:
         with read_session() as session:
-            stmt = (select(Task.id, Task.external_id, Task.batch_id, Task.data, Task.agreement)
-                    .where(Task.project_id == project_id, Task.status != "gold", Task.id > after)
+            stmt = (select(Task.id, Task.external_id, Task.batch_id, Task.data, Task.agreement, Task.status,
+                           Task.gold, Task.created_at)
+                    .where(Task.project_id == project_id, Task.id > after)
                     .order_by(Task.id).limit(CHUNK))
+            if not include_gold:
+                stmt = stmt.where(Task.status != "gold")
             if batch_ids:
                 stmt = stmt.where(Task.batch_id.in_(batch_ids))
             tasks = session.execute(stmt).all()
@@ -110,8 +143,9 @@ def iter_rows(project_id: int, *, batch_ids: list[int] | None, include: list[str
             bounds = {"p": project_id, "lo": after, "hi": tasks[-1].id}
             answers: dict[int, list] = defaultdict(list)
             if "answers" in include:
-                for task_id, worker_id, answer, submitted_at, seconds in session.execute(text(
-                        "SELECT task_id, worker_id, answer, submitted_at, active_seconds FROM assignments "
+                for task_id, worker_id, answer, submitted_at, seconds, review, is_counted in session.execute(text(
+                        "SELECT task_id, worker_id, answer, submitted_at, active_seconds, review_status, "
+                        f"CASE WHEN {COUNTED_SQL} THEN 1 ELSE 0 END FROM assignments "
                         "WHERE project_id = :p AND task_id > :lo AND task_id <= :hi AND status = 'submitted' "
                         "ORDER BY task_id, id")
                         .columns(answer=answers_col.type, submitted_at=Assignment.__table__.c.submitted_at.type),
@@ -121,7 +155,8 @@ def iter_rows(project_id: int, *, batch_ids: list[int] | None, include: list[str
                         name = names[worker_id] = pseudonym(worker_id, project_id, salt)
                     answers[task_id].append({"worker": name, "answer": answer,
                                              "submitted_at": answer_time(submitted_at),
-                                             "active_seconds": seconds})
+                                             "active_seconds": seconds, "review_status": review,
+                                             "counted": bool(is_counted)})
             consensus = {}
             if "consensus" in include:
                 # Core rows, not ORM objects: this loop runs once per exported task.
@@ -133,9 +168,11 @@ def iter_rows(project_id: int, *, batch_ids: list[int] | None, include: list[str
                     consensus[task_id] = {"answer": answer, "confidence": confidence, "method": method,
                                           "answers_used": used}
         for t in tasks:
+            gold = t.status == "gold"
             yield {"task_id": t.id, "external_id": t.external_id, "batch_id": t.batch_id, "data": t.data,
                    "answers": answers.get(t.id, []), "consensus": consensus.get(t.id),
-                   "agreement": t.agreement if "agreement" in include else None}
+                   "agreement": t.agreement if "agreement" in include else None,
+                   "gold": gold, "expected": t.gold if gold else None, "created_at": answer_time(t.created_at)}
         after = tasks[-1].id
 
 
@@ -144,31 +181,40 @@ def iter_rows(project_id: int, *, batch_ids: list[int] | None, include: list[str
 # Here one merge join walks tasks, consensus and answers (aggregated per task) in id order. Every value
 # that may be NULL is COALESCEd: a NULL would blank the whole line. Worker pseudonyms (HMACs, computed
 # once per worker in Python) come in as one jsonb object, read with ->> (a pseudonym needs no JSON
-# escaping): joining them as a relation instead costs the merge its order (a sort of every answer).
+# escaping, nor does a review status, one of a few words): joining them as a relation instead costs the
+# merge its order (a sort of every answer).
 # Times are PostgreSQL's own JSON spelling (the session is in UTC), which costs a third of to_char's;
-# ``answer_time`` writes the same on the other paths.
+# ``answer_time`` writes the same on the other paths. Each ``||`` copies the text on its left, so a line is
+# put together from a few groups, each built short, rather than by appending every piece to the whole line.
 _ANSWERS_JOIN = """
 LEFT JOIN (
   SELECT a.task_id, string_agg(
       '{"worker":' || COALESCE('"' || (CAST(%(names)s AS jsonb) ->> CAST(a.worker_id AS text)) || '"', 'null')
       || ',"answer":' || COALESCE(a.answer::text, 'null')
       || ',"submitted_at":' || COALESCE(to_json(a.submitted_at)::text, 'null')
-      || ',"active_seconds":' || COALESCE(a.active_seconds::text, 'null') || '}', ',' ORDER BY a.id) AS answers
+      || ',"active_seconds":' || COALESCE(a.active_seconds::text, 'null')
+      || ',"review_status":' || COALESCE('"' || a.review_status || '"', 'null')
+      || ',"counted":' || CASE WHEN {counted} THEN 'true' ELSE 'false' END || '}', ',' ORDER BY a.id) AS answers
   FROM assignments a
   WHERE a.project_id = %(p)s AND a.status = 'submitted' AND a.task_id > %(lo)s AND a.task_id <= %(hi)s
   GROUP BY a.task_id) a ON a.task_id = t.id"""
+_ANSWERS_JOIN = _ANSWERS_JOIN.replace("{counted}", COUNTED_SQL)  # the one definition of a counted answer
 _CONSENSUS_JOIN = """
 LEFT JOIN consensus_results c ON c.task_id = t.id AND c.task_id > %(lo)s AND c.task_id <= %(hi)s"""
 _CONSENSUS = """CASE WHEN c.task_id IS NULL THEN 'null' ELSE '{{"answer":' || c.answer::text
   || ',"confidence":' || {confidence} || ',"method":' || to_json(c.method)::text
   || ',"answers_used":' || c.answers_used::text || '}}' END"""
 _JSONL_SQL = """
-SELECT t.id, '{{"task_id":' || t.id::text || ',"external_id":' || COALESCE(to_json(t.external_id)::text, 'null')
-  || ',"batch_id":' || t.batch_id::text || ',"data":' || t.data::text || ',"answers":[' || {answers}
-  || '],"consensus":' || {consensus} || ',"agreement":' || {agreement} || '}}' AS line
+SELECT t.id, ('{{"task_id":' || t.id::text || ',"external_id":' || COALESCE(to_json(t.external_id)::text, 'null')
+  || ',"batch_id":' || t.batch_id::text || ',"data":') || t.data::text || (',"answers":[' || {answers})
+  || ('],"consensus":' || {consensus} || ',"agreement":' || {agreement}
+      || ',"gold":' || CASE WHEN t.status = 'gold' THEN 'true' ELSE 'false' END
+      || ',"expected":' || CASE WHEN t.status = 'gold' THEN COALESCE(t.gold::text, 'null') ELSE 'null' END
+      || '}}') AS line
 FROM tasks t {joins}
-WHERE t.project_id = %(p)s AND t.status <> 'gold' AND t.id > %(lo)s AND t.id <= %(hi)s {batches}
+WHERE t.project_id = %(p)s {gold} AND t.id > %(lo)s AND t.id <= %(hi)s {batches}
 ORDER BY t.id"""
+_NOT_GOLD = "AND t.status <> 'gold'"
 
 
 def _export_settings(conn: Connection) -> None:
@@ -225,7 +271,7 @@ def _tasks_per_row(conn: Connection, project_id: int, low: int) -> int:
     return max(1, min(JSONL_TASKS_PER_ROW, int(JSONL_ROW_BYTES // per_task)))
 
 
-def _jsonl_sql(*, include: list[str], batch_ids: list[int] | None, step: int) -> str:
+def _jsonl_sql(*, include: list[str], batch_ids: list[int] | None, step: int, include_gold: bool = True) -> str:
     """COPY of the JSON Lines of one range of tasks: rows of (line count, lines joined by newlines).
 
     Each row covers ``step`` task ids (fewer lines where ids are missing or belong to
@@ -237,7 +283,8 @@ def _jsonl_sql(*, include: list[str], batch_ids: list[int] | None, step: int) ->
         answers="COALESCE(a.answers, '')" if "answers" in include else "''",
         consensus=_CONSENSUS.format(confidence=_json_float("c.confidence")) if "consensus" in include else "'null'",
         agreement=_json_float("t.agreement") if "agreement" in include else "'null'",
-        joins=joins, batches="AND t.batch_id = ANY(%(batch_ids)s)" if batch_ids else "")
+        joins=joins, batches="AND t.batch_id = ANY(%(batch_ids)s)" if batch_ids else "",
+        gold="" if include_gold else _NOT_GOLD)
     # Each span's own bounds replace the range's in the per-task query.
     lines = select.replace("%(lo)s", "r.lo").replace("%(hi)s", "r.hi")
     return _JSONL_COPY.format(step=int(step), lines=lines)
@@ -287,10 +334,12 @@ def _worker_names(conn: Connection, project_id: int, salt: str) -> str:
     return orjson.dumps({str(w): pseudonym(w, project_id, salt) for w in workers}).decode()
 
 
-def _batch_sizes(session_or_conn, project_id: int, batch_ids: list[int] | None) -> list[tuple[int, int]]:
-    """(batch id, tasks that are not control tasks) of the exported batches, in id order: the batches'
-    own counters, so that sizing an export costs no pass over its tasks."""
-    stmt = select(Batch.id, Batch.task_count - Batch.gold_count).where(Batch.project_id == project_id)
+def _batch_sizes(session_or_conn, project_id: int, batch_ids: list[int] | None,
+                 include_gold: bool = True) -> list[tuple[int, int]]:
+    """(batch id, tasks exported: all, or those that are not control tasks) of the exported batches, in id
+    order: the batches' own counters, so that sizing an export costs no pass over its tasks."""
+    size = Batch.task_count if include_gold else Batch.task_count - Batch.gold_count
+    stmt = select(Batch.id, size).where(Batch.project_id == project_id)
     if batch_ids:
         stmt = stmt.where(Batch.id.in_(batch_ids))
     return session_or_conn.execute(stmt.order_by(Batch.id)).all()
@@ -311,14 +360,14 @@ def _id_bounds(conn: Connection, project_id: int, batch_ids: list[int] | None) -
     return (low - 1, high) if low is not None else (0, 0)
 
 
-def _range_cuts(conn: Connection, project_id: int, batch_ids: list[int] | None) -> list[int]:
+def _range_cuts(conn: Connection, project_id: int, batch_ids: list[int] | None, include_gold: bool = True) -> list[int]:
     """Task ids that cut an export into ``JSONL_STREAMS`` ranges of about as many tasks each.
 
     Cut at batch starts, found from the batches' counters: tasks get their ids batch by batch, so this
     balances the ranges without counting tasks. Only the balance depends on it: the ranges always
     cover every id. Small exports are not cut.
     """
-    sizes = _batch_sizes(conn, project_id, batch_ids)
+    sizes = _batch_sizes(conn, project_id, batch_ids, include_gold)
     total = sum(n for _, n in sizes)
     if total < JSONL_STREAMS * JSONL_MIN_RANGE:
         return []
@@ -336,7 +385,8 @@ def _range_cuts(conn: Connection, project_id: int, batch_ids: list[int] | None) 
 
 
 def _jsonl_from_postgres(project_id: int, *, batch_ids: list[int] | None, include: list[str], salt: str,
-                         fh: BinaryIO, tmp_dir: Path, progress: Callable[[int], None]) -> int:
+                         fh: BinaryIO, tmp_dir: Path, progress: Callable[[int], None],
+                         include_gold: bool = True) -> int:
     """JSON Lines built by PostgreSQL itself and copied out as raw bytes, never parsed by Python.
 
     The same objects as the generic writer (``backend.exports.jsonl``). A large export is cut into
@@ -346,9 +396,11 @@ def _jsonl_from_postgres(project_id: int, *, batch_ids: list[int] | None, includ
     with _snapshot_connection() as conn:
         snapshot = conn.scalar(text("SELECT pg_export_snapshot()"))
         low, high = _id_bounds(conn, project_id, batch_ids)
-        bounds = [low, *(cut for cut in _range_cuts(conn, project_id, batch_ids) if low < cut < high), high]
+        cuts = _range_cuts(conn, project_id, batch_ids, include_gold)
+        bounds = [low, *(cut for cut in cuts if low < cut < high), high]
         names = _worker_names(conn, project_id, salt)
-        sql = _jsonl_sql(include=include, batch_ids=batch_ids, step=_tasks_per_row(conn, project_id, low))
+        sql = _jsonl_sql(include=include, batch_ids=batch_ids, step=_tasks_per_row(conn, project_id, low),
+                         include_gold=include_gold)
         params = [{"p": project_id, "names": names, "batch_ids": batch_ids, "lo": lo, "hi": hi}
                   for lo, hi in zip(bounds, bounds[1:], strict=False)]
         counted, stop = [0] * len(params), threading.Event()
@@ -374,14 +426,15 @@ def _jsonl_from_postgres(project_id: int, *, batch_ids: list[int] | None, includ
 
 
 _ROWS_SQL = """
-SELECT t.id, t.external_id, t.batch_id, t.data::text, {answers}, {consensus}, {agreement}
+SELECT t.id, t.external_id, t.batch_id, t.data::text, {answers}, {consensus}, {agreement},
+  t.status = 'gold', CASE WHEN t.status = 'gold' THEN t.gold::text END
 FROM tasks t {joins}
-WHERE t.project_id = %(p)s AND t.status <> 'gold' AND t.id > %(lo)s AND t.id <= %(hi)s {batches}
+WHERE t.project_id = %(p)s {gold} AND t.id > %(lo)s AND t.id <= %(hi)s {batches}
 ORDER BY t.id"""
 
 
 def _serialized_rows_from_postgres(project_id: int, *, batch_ids: list[int] | None, include: list[str],
-                                   salt: str) -> Iterator[dict]:
+                                   salt: str, include_gold: bool = True) -> Iterator[dict]:
     """``iter_rows`` for the writers that only serialize values (Parquet): one ordered stream, and the
     JSON values (data, answers, consensus answer) as PostgreSQL's JSON text in ``orjson.Fragment``s,
     which orjson writes out as they are instead of decoding and encoding them again.
@@ -392,7 +445,8 @@ def _serialized_rows_from_postgres(project_id: int, *, batch_ids: list[int] | No
         consensus="c.answer::text, c.confidence, c.method, c.answers_used" if consensus else "NULL, NULL, NULL, NULL",
         agreement="t.agreement" if "agreement" in include else "NULL",
         joins=(_ANSWERS_JOIN if answers else "") + (_CONSENSUS_JOIN if consensus else ""),
-        batches="AND t.batch_id = ANY(%(batch_ids)s)" if batch_ids else "")
+        batches="AND t.batch_id = ANY(%(batch_ids)s)" if batch_ids else "",
+        gold="" if include_gold else _NOT_GOLD)
     fragment = orjson.Fragment
     with get_engine().connect() as conn, conn.begin():
         _export_settings(conn)
@@ -404,24 +458,31 @@ def _serialized_rows_from_postgres(project_id: int, *, batch_ids: list[int] | No
         stream = conn.connection.driver_connection.cursor().stream(sql, params, size=size)
         # Closed before the transaction ends, should the writer stop early: psycopg then drops the rest.
         with closing(stream):
-            for task_id, external_id, batch_id, data, answer_list, answer, confidence, method, used, agreement in (
-                    stream):
+            for (task_id, external_id, batch_id, data, answer_list, answer, confidence, method, used, agreement,
+                 gold, expected) in stream:
                 yield {"task_id": task_id, "external_id": external_id, "batch_id": batch_id,
                        "data": fragment(data),
                        "answers": fragment(answer_list),
                        "consensus": None if answer is None else {"answer": fragment(answer), "confidence": confidence,
                                                                  "method": method, "answers_used": used},
-                       "agreement": agreement}
+                       "agreement": agreement, "gold": gold,
+                       "expected": None if expected is None else fragment(expected)}
 
 
 def run_export(*, export_id: int, directory: Path, salt: str, ttl_hours: int,
-               progress: Callable[[float], None] = lambda _f: None) -> dict[str, Any]:
-    """Write an export's file (the job's work). Safe to rerun: the file is rewritten whole."""
+               progress: Callable[[float], None] = lambda _f: None, image_dir: Path | None = None) -> dict[str, Any]:
+    """Write an export's file (the job's work). Safe to rerun: the file is rewritten whole.
+
+    ``image_dir``: the directory whose images the box formats may read to learn an image's size when
+    the task data does not give it (None: no local file is read).
+    """
     with unit_of_work() as session:
         export = session.get(Export, export_id)
         project = session.get(Project, export.project_id)
         export.status = "running"
-        total = sum(n for _, n in _batch_sizes(session, project.id, export.batch_ids)) or 1
+        total = sum(n for _, n in _batch_sizes(session, project.id, export.batch_ids, export.include_gold)) or 1
+    parts, include_gold = export.parts, export.include_gold
+    options = WriteOptions(include_empty=export.include_empty, image_dir=str(image_dir) if image_dir else None)
     directory.mkdir(parents=True, exist_ok=True)
     final = directory / f"export-{export_id}.{EXTENSIONS[export.format]}"
     partial = final.with_suffix(final.suffix + ".partial")
@@ -435,16 +496,18 @@ def run_export(*, export_id: int, directory: Path, salt: str, ttl_hours: int,
     try:
         with open(partial, "wb") as fh:
             if export.format == "jsonl" and is_postgres():
-                written = _jsonl_from_postgres(project.id, batch_ids=export.batch_ids, include=export.include,
+                written = _jsonl_from_postgres(project.id, batch_ids=export.batch_ids, include=parts,
                                                salt=salt, fh=fh, tmp_dir=directory,
-                                               progress=lambda n: progress(min(0.99, n / total)))
+                                               progress=lambda n: progress(min(0.99, n / total)),
+                                               include_gold=include_gold)
             else:
                 source = (_serialized_rows_from_postgres if export.format == "parquet" and is_postgres()
                           else iter_rows)
-                rows = source(project.id, batch_ids=export.batch_ids, include=export.include, salt=salt)
+                rows = source(project.id, batch_ids=export.batch_ids, include=parts, salt=salt,
+                              include_gold=include_gold)
                 with closing(rows):  # a writer that fails mid-way: end the read and its transaction now
                     written = write_export(export.format, counted(rows), fh, _project_dict(project),
-                                           tmp_dir=str(directory))
+                                           tmp_dir=str(directory), options=options)
         # The file appears under its final name only once complete.
         os.replace(partial, final)
     except Exception as exc:
@@ -470,16 +533,20 @@ def list_exports(*, principal: Principal, project_id: int, limit: int, cursor: s
     """A project's exports, newest first (expired ones too, without their files). Raises NotFound, Forbidden."""
     principal.require_scope("results:read")
     with read_session() as session:
-        ensure_manage(principal, session.get(Project, project_id), project_id)
-        return paginate(session, select(Export).where(Export.project_id == project_id), Export.id, limit=limit,
+        project = ensure_manage(principal, session.get(Project, project_id), project_id)
+        page = paginate(session, select(Export).where(Export.project_id == project_id), Export.id, limit=limit,
                         cursor=cursor, newest_first=True)
+        for export in page.items:
+            _with_label_config(export, project)
+        return page
 
 
 def get_export(*, principal: Principal, export_id: int) -> Export:
     """An export of a project the caller manages. Raises NotFound."""
     principal.require_scope("results:read")
     with read_session() as session:
-        return managed_row(session, principal, Export, export_id, "Export")
+        export = managed_row(session, principal, Export, export_id, "Export")
+        return _with_label_config(export, session.get(Project, export.project_id))
 
 
 def download(*, principal: Principal, export_id: int) -> tuple[Path, str, str]:

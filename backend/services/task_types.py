@@ -108,7 +108,11 @@ def _label(value: Any, labels: list[str], path: str) -> str:
 def validate_answer(
     task_type: str, config: dict[str, Any], answer: Any, data: dict | None = None, path: str = "answer"
 ) -> dict[str, Any]:
-    """Validate an answer (or a gold answer) and return it in canonical form."""
+    """Validate an answer (or a gold answer) and return it in canonical form.
+
+    Text spans are trimmed to leave out whitespace at either end; a span of whitespace only is a
+    ``ValidationError`` naming it.
+    """
     if not isinstance(answer, dict):
         raise _fail(path, "must be an object")
     labels = config.get("labels") or []
@@ -208,6 +212,14 @@ def _spans(answer: dict, labels: list[str], config: dict, data: dict | None, pat
             quoted = span.get("text")
             if quoted is not None and quoted != text[start:end]:
                 raise _fail(f"{where}.text", f"does not match the text at {start}:{end}")
+            # Stored tight: NLP tools cannot place a span that starts or ends on whitespace on their tokens
+            # (spaCy drops it), and "São Paulo " is the same mention as "São Paulo".
+            while start < end and text[start].isspace():
+                start += 1
+            while end > start and text[end - 1].isspace():
+                end -= 1
+            if start == end:
+                raise _fail(where, "marks only whitespace")
         out.append({"label": label, "start": start, "end": end})
     out.sort(key=lambda s: (s["start"], s["end"], s["label"]))
     return out

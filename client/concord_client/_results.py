@@ -100,9 +100,15 @@ class Exports(Resource):
     """Exports of a project's tasks, answers, consensus and agreement to a file."""
 
     def create(self, project_id: int, format: str, *, batch_ids: list[int] | None = None,
-               include: list[str] | None = None, idempotency_key: str | None = None) -> Export:
-        """Start an export (``jsonl``, ``csv``, ``parquet``, ``coco``, ``label_studio``, ``conll``, ``spacy``)."""
-        body = without_none(format=format, batch_ids=batch_ids, include=include)
+               include: list[str] | None = None, include_gold: bool | None = None,
+               include_empty: bool | None = None, idempotency_key: str | None = None) -> Export:
+        """Start an export (``jsonl``, ``csv``, ``parquet``, ``coco``, ``label_studio``, ``conll``, ``spacy``).
+
+        ``include_gold=False`` leaves control tasks out (by default they are in, marked as gold with their
+        expected answer); ``include_empty=True`` (coco, conll, spacy) also writes tasks without consensus.
+        """
+        body = without_none(format=format, batch_ids=batch_ids, include=include, include_gold=include_gold,
+                            include_empty=include_empty)
         return self._http.json("POST", f"/projects/{project_id}/exports", json=body,
                                idempotency_key=idempotency_key)["export"]
 
@@ -164,10 +170,12 @@ class Exports(Resource):
         raise AssertionError("unreachable")  # pragma: no cover
 
     def export(self, project_id: int, format: str, dest: str | os.PathLike[str] | IO[bytes], *,
-               batch_ids: list[int] | None = None, include: list[str] | None = None, timeout: float = 600,
+               batch_ids: list[int] | None = None, include: list[str] | None = None,
+               include_gold: bool | None = None, include_empty: bool | None = None, timeout: float = 600,
                poll_interval: float = 1.0) -> Path | None:
         """Create an export, wait for it and download it to ``dest``."""
-        created = self.create(project_id, format, batch_ids=batch_ids, include=include)
+        created = self.create(project_id, format, batch_ids=batch_ids, include=include, include_gold=include_gold,
+                              include_empty=include_empty)
         ready = self.wait(created, timeout=timeout, poll_interval=poll_interval)
         return self.download(ready, dest)
 

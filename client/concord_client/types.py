@@ -287,6 +287,9 @@ class Export(TypedDict, total=False):
     format: str
     batch_ids: list[int] | None
     include: list[str] | None
+    include_gold: bool
+    include_empty: bool
+    label_config: str | None
     status: Literal["queued", "running", "ready", "failed", "expired"]
     job_id: str | None
     size_bytes: int | None

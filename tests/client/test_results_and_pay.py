@@ -50,7 +50,10 @@ def test_an_export_is_created_waited_for_and_downloaded(requester, vendor, tmp_p
     csv_path = requester.exports.export(project["id"], "csv", tmp_path / "results.csv", timeout=60,
                                         poll_interval=0.1)
     rows = list(csv.DictReader(io.StringIO(csv_path.read_text())))
-    assert [r["external_id"] for r in rows] == ["e0", "e1", "e2"]
+    assert [r["external_id"] for r in rows] == ["e0", "e1", "e2"] and {r["gold"] for r in rows} == {"false"}
+    # The export options pass through; the resource says which were used.
+    without_gold = requester.exports.create(project["id"], "jsonl", include_gold=False)
+    assert without_gold["include_gold"] is False and without_gold["include_empty"] is False
 
     with pytest.raises(NotFound):
         requester.exports.download(999_999, tmp_path / "missing.jsonl")

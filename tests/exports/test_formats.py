@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from backend.exports import FORMATS, label_config, write_export
+from backend.exports import FORMATS, WriteOptions, label_config, write_export
 from backend.exports import parquet as parquet_module
 
 WHEN = "2025-03-04T05:06:07+00:00"
@@ -28,8 +28,9 @@ def answer(worker, value, seconds=12):
     return {"worker": worker, "answer": value, "submitted_at": WHEN, "active_seconds": seconds}
 
 
-def row(task_id, data, answers, consensus=None, agreement=None, external_id=None):
-    """A row as the database side streams it; ``consensus`` is the merged answer or None."""
+def row(task_id, data, answers, consensus=None, agreement=None, external_id=None, expected=None):
+    """A row as the database side streams it; ``consensus`` is the merged answer or None; ``expected``
+    makes it a control (gold) task."""
     merged = None
     if consensus is not None:
         merged = {"answer": consensus, "confidence": 0.75, "method": "majority", "answers_used": len(answers)}
@@ -41,6 +42,8 @@ def row(task_id, data, answers, consensus=None, agreement=None, external_id=None
         "answers": answers,
         "consensus": merged,
         "agreement": agreement,
+        "gold": expected is not None,
+        "expected": expected,
     }
 
 
@@ -200,18 +203,26 @@ def test_coco_loads_in_pycocotools_with_the_consensus_boxes(tmp_path, monkeypatc
     path, written = export("coco", BOX_ROWS, BOXES, tmp_path, tmp_dir=str(tmp_path))
     assert scratch_dirs == [str(tmp_path)] * 2  # images and annotations are staged where the caller said
     coco = coco_module.COCO(str(path))
-    assert written == 3 and sorted(coco.getImgIds()) == [10, 11, 12]
+    # Task 11 has no consensus: it is not written as an image without boxes (training reads that as background).
+    assert written == 2 and sorted(coco.getImgIds()) == [10, 12]
     assert [(c["id"], c["name"]) for c in coco.loadCats(coco.getCatIds())] == [(1, "car"), (2, "person")]
     image = coco.loadImgs(10)[0]
     assert (image["file_name"], image["width"], image["height"]) == ("https://img.test/a.jpg", 200, 100)
     anns = coco.loadAnns(coco.getAnnIds(imgIds=[10]))
-    assert [(a["category_id"], a["bbox"], a["area"]) for a in anns] == [
-        (1, [20, 10, 50, 40], 2000),
-        (2, [100.5, 0, 10, 30], 300),
+    assert [(a["category_id"], a["bbox"], a["area"], a["score"]) for a in anns] == [
+        (1, [20, 10, 50, 40], 2000, 0.75),
+        (2, [100.5, 0, 10, 30], 300, 0.75),
     ]
-    assert coco.getAnnIds(imgIds=[11]) == []  # no consensus: the image is listed, unannotated
-    assert (coco.imgs[12]["width"], coco.imgs[12]["height"]) == (0, 0)
+    assert (coco.imgs[12]["width"], coco.imgs[12]["height"]) == (0, 0)  # neither the data nor the image says
     assert len({a["id"] for a in coco.dataset["annotations"]}) == 3
+
+
+def test_coco_lists_tasks_without_consensus_only_when_asked(tmp_path):
+    coco_module = importlib.import_module("pycocotools.coco")
+    path, written = export("coco", BOX_ROWS, BOXES, tmp_path, options=WriteOptions(include_empty=True))
+    coco = coco_module.COCO(str(path))
+    assert written == 3 and sorted(coco.getImgIds()) == [10, 11, 12]
+    assert coco.getAnnIds(imgIds=[11]) == [] and coco.imgs[11]["concord"]["confidence"] is None
 
 
 def test_coco_refuses_a_box_label_the_project_does_not_have(tmp_path):
@@ -336,6 +347,7 @@ def test_label_studio_tasks_match_the_documented_import_format(tmp_path, task_ty
     tag_names = {el.get("name") for el in config}
     for task, source in zip(tasks, rows, strict=True):
         assert task["data"] == source["data"] and task["meta"]["concord_task_id"] == source["task_id"]
+        assert task["id"] == source["task_id"]  # Label Studio's converters read every task's id
         assert task["meta"]["annotators"] == [a["worker"] for a in source["answers"]]
         assert [a["created_at"] for a in task["annotations"]] == [WHEN] * len(source["answers"])
         assert all(a["ground_truth"] is False for a in task["annotations"])
@@ -354,24 +366,22 @@ def test_label_studio_leaves_out_boxes_it_cannot_place_in_percent(tmp_path):
     assert unsized["predictions"][0]["result"] == [] and unsized["meta"]["boxes_omitted"] == 1
 
 
-def read_conll(text):
-    """Parse CoNLL back into documents of (token, tag), checking the four-column layout."""
-    lines = text.split("\n")
-    assert lines[:2] == ["-DOCSTART- -X- -X- O", ""]
-    docs, current = [], []
-    for line in lines[2:]:
-        if not line:
-            if current:
-                docs.append(current)
-            current = []
-            continue
-        token, pos, chunk, tag = line.split(" ")
-        assert (pos, chunk) == ("-X-", "_")
-        current.append((token, tag))
+def read_conll(text, source="_"):
+    """Parse CoNLL back into documents of (token, tag), checking the layout: each document behind
+    spaCy's ``-DOCSTART- -X- O O`` line, four columns, the third saying where the tags come from."""
+    docs = []
+    for line in text.split("\n"):
+        if line == "-DOCSTART- -X- O O":
+            docs.append([])
+        elif line:
+            token, pos, chunk, tag = line.split(" ")
+            assert (pos, chunk) == ("-X-", source)
+            docs[-1].append((token, tag))
+    assert text.startswith("-DOCSTART- -X- O O\n\n") and all(docs)
     return docs
 
 
-def test_conll_tags_whitespace_tokens_with_the_consensus_spans(tmp_path):
+def test_conll_tags_spacy_tokens_with_the_consensus_spans(tmp_path):
     path, written = export("conll", SPAN_ROWS, SPANS, tmp_path)
     docs = read_conll(path.read_text())
     assert written == len(docs) == 3  # the task without consensus is left out
@@ -382,9 +392,10 @@ def test_conll_tags_whitespace_tokens_with_the_consensus_spans(tmp_path):
         ("Charles", "B-PER"),
         ("Babbage", "I-PER"),
         ("in", "O"),
-        ("London.", "B-LOC"),
+        ("London", "B-LOC"),
+        (".", "O"),
     ]
-    assert docs[1] == [("Nothing", "O"), ("to", "O"), ("see.", "O")]
+    assert docs[1] == [("Nothing", "O"), ("to", "O"), ("see", "O"), (".", "O")]
     assert docs[2] == [("Rosalind", "B-PER"), ("Franklin", "I-PER")]
 
 
@@ -428,6 +439,8 @@ def test_parquet_loads_in_pyarrow_and_in_hugging_face_datasets(tmp_path, monkeyp
         "double",
         "string",
         "double",
+        "bool",
+        "string",
     ]
     assert json.loads(table.schema.metadata[b"concord.project"])["labels"] == ["pos", "neg"]
     first, second = table.to_pylist()
@@ -460,6 +473,8 @@ def many_rows(count):
             "answers": answers,
             "consensus": consensus,
             "agreement": 0.5,
+            "gold": False,
+            "expected": None,
         }
 
 

@@ -241,7 +241,16 @@ def test_span_consensus_keeps_exact_majorities_then_overlapping_ones():
 def test_span_consensus_does_not_merge_different_labels():
     answers = [[span("PER", 0, 5)], [span("LOC", 0, 5)], [span("PER", 1, 5)]]
     result = span_consensus(answers)
-    assert result["spans"] == [{"label": "PER", "start": 0, "end": 5, "support": 2 / 3}]
+    # Two PER spans: a tie between their starts, which goes to the tighter span.
+    assert result["spans"] == [{"label": "PER", "start": 1, "end": 5, "support": 2 / 3}]
+
+
+def test_span_consensus_prefers_the_tighter_span_on_ties():
+    # "São Paulo" (0, 9) by two annotators, one of them taking in the space before and the comma after.
+    answers = [[span("LOC", 0, 9)], [span("LOC", 0, 11)], [span("LOC", 0, 9)], [span("LOC", 0, 11)], []]
+    assert span_consensus(answers)["spans"] == [{"label": "LOC", "start": 0, "end": 9, "support": 0.8}]
+    odd = [[span("LOC", 2, 9)], [span("LOC", 1, 11)], [span("LOC", 0, 10)], [span("LOC", 3, 12)]]
+    assert span_consensus(odd)["spans"] == [{"label": "LOC", "start": 2, "end": 10, "support": 1.0}]
 
 
 def test_text_medoid_picks_the_answer_closest_to_the_others():

@@ -40,6 +40,12 @@ def test_an_external_id_or_label_chosen_as_a_formula_is_exported_as_text(payload
     (line,) = list(csv.DictReader(io.StringIO(fh.getvalue().decode())))
     assert line["external_id"] == "'" + payload
     assert line["consensus_answer"] == "'" + payload
+    # A control task's expected answer is a cell like the others.
+    fh = io.BytesIO()
+    write_export("csv", iter([{**_row(1, "e", payload), "gold": True, "expected": {"choice": payload}}]), fh,
+                 _project(labels=[payload]))
+    (control,) = list(csv.DictReader(io.StringIO(fh.getvalue().decode())))
+    assert (control["gold"], control["expected"]) == ("true", "'" + payload)
     # Numbers stay numbers: a negative agreement is not a formula.
     assert line["agreement"] == "-0.5" and line["task_id"] == "1"
 

@@ -35,30 +35,33 @@ def answered(project_factory, manager, user_factory):
     return project
 
 
-def run(project, manager, tmp_path, fmt, include=None, batch_ids=None):
+def run(project, manager, tmp_path, fmt, include=None, batch_ids=None, **options):
     export = exports.create_export(principal=principal_of(manager), project_id=project.id, fmt=fmt,
-                                   batch_ids=batch_ids, include=include, job_id="00000000-0000-7000-8000-000000000000")
+                                   batch_ids=batch_ids, include=include, job_id="00000000-0000-7000-8000-000000000000",
+                                   **options)
     result = exports.run_export(export_id=export.id, directory=tmp_path, salt="s", ttl_hours=1)
     return result, tmp_path / f"export-{export.id}.{exports.EXTENSIONS[fmt]}"
 
 
 def decoded(rows):
     """Parquet rows with their JSON text columns decoded: the same values, whatever the spacing."""
-    json_columns = ("data", "answers", "consensus_answer")
+    json_columns = ("data", "answers", "consensus_answer", "expected")
     return [{k: json.loads(v) if k in json_columns and v is not None else v for k, v in r.items()} for r in rows]
 
 
-def generic(project, fmt, include, batch_ids=None):
+def generic(project, fmt, include, batch_ids=None, include_gold=True):
     out = io.BytesIO()
-    write_export(fmt, exports.iter_rows(project.id, batch_ids=batch_ids, include=include, salt="s"), out, PROJECT)
+    write_export(fmt, exports.iter_rows(project.id, batch_ids=batch_ids, include=include, salt="s",
+                                        include_gold=include_gold), out, PROJECT)
     return out
 
 
+@pytest.mark.parametrize("include_gold", [True, False])
 @pytest.mark.parametrize("ranges", [1, 2])
 @pytest.mark.parametrize("include", [None, ["consensus"]])
 @pytest.mark.parametrize("tasks_per_row", [1, 3, 256])
 def test_export_job_jsonl_equals_the_generic_writer(answered, manager, tmp_path, monkeypatch, ranges, include,
-                                                     tasks_per_row):
+                                                     tasks_per_row, include_gold):
     # Two ranges: each copied by its own connection (in the same snapshot), then joined in task order.
     # Each COPY row carries the lines of a span of task ids; the control task's span holds none.
     monkeypatch.setattr(exports, "JSONL_STREAMS", ranges)
@@ -67,25 +70,34 @@ def test_export_job_jsonl_equals_the_generic_writer(answered, manager, tmp_path,
     copied, copy_range = [], exports._copy_range
     monkeypatch.setattr(exports, "_copy_range", lambda conn, sql, params, *rest: (
         copied.append((params["lo"], params["hi"])), copy_range(conn, sql, params, *rest))[1])
-    result, path = run(answered, manager, tmp_path, "jsonl", include)
+    result, path = run(answered, manager, tmp_path, "jsonl", include, include_gold=include_gold)
     if db.is_postgres():  # the ranges are the PostgreSQL path's; they meet end to end
         assert len(copied) == ranges and all(a[1] == b[0] for a, b in zip(copied, copied[1:], strict=False))
     produced = [json.loads(line) for line in path.read_text().splitlines()]
-    expected = [json.loads(line) for line in
-                generic(answered, "jsonl", include or list(exports.INCLUDES)).getvalue().decode().splitlines()]
-    assert result["tasks"] == 7 and produced == expected
+    expected = [json.loads(line) for line in generic(answered, "jsonl", include or list(exports.INCLUDES),
+                                                     include_gold=include_gold).getvalue().decode().splitlines()]
+    assert result["tasks"] == (8 if include_gold else 7) and produced == expected
+    # The control task is marked, with its expected answer; the others are not.
+    assert [(row["gold"], row["expected"]) for row in produced if row["gold"]] == (
+        [(True, {"choice": "pos"})] if include_gold else [])
+    assert all(row["expected"] is None for row in produced if not row["gold"])
     assert [row["task_id"] for row in produced] == sorted(row["task_id"] for row in produced)
     if include is None:
         assert produced[0]["answers"][0]["active_seconds"] == 4 and produced[0]["consensus"]["answers_used"] == 2
+        assert {(a["review_status"], a["counted"]) for row in produced for a in row["answers"]} == {("pending", True)}
     else:
         assert produced[0]["answers"] == [] and produced[0]["agreement"] is None and produced[0]["consensus"]
 
 
-def test_export_job_parquet_equals_the_generic_writer(answered, manager, tmp_path):
-    result, path = run(answered, manager, tmp_path, "parquet")
+@pytest.mark.parametrize("include_gold", [True, False])
+def test_export_job_parquet_equals_the_generic_writer(answered, manager, tmp_path, include_gold):
+    result, path = run(answered, manager, tmp_path, "parquet", include_gold=include_gold)
     produced = pq.read_table(path).to_pylist()
-    expected = pq.read_table(generic(answered, "parquet", list(exports.INCLUDES))).to_pylist()
-    assert result["tasks"] == 7 and decoded(produced) == decoded(expected)
+    expected = pq.read_table(generic(answered, "parquet", list(exports.INCLUDES),
+                                     include_gold=include_gold)).to_pylist()
+    assert result["tasks"] == (8 if include_gold else 7) and decoded(produced) == decoded(expected)
+    assert [(row["gold"], json.loads(row["expected"])) for row in produced if row["gold"]] == (
+        [(True, {"choice": "pos"})] if include_gold else [])
     assert json.loads(produced[0]["answers"])[0]["worker"].startswith("w-")
 
 
