@@ -30,7 +30,7 @@ DOCKERFILE = ROOT / "Dockerfile"
 #   var_dir: the SQLite database and the generated secret key, when the environment does not give them.
 FILE_ACCESS = {
     "serve": {"upload_dir": "write", "export_dir": "read"},
-    "worker": {"upload_dir": "write", "export_dir": "write"},
+    "worker": {"upload_dir": "write", "export_dir": "write", "export_image_dir": "read"},
     "cron": {},  # enqueues the periodic jobs; the workers run them
     "db": {},  # migrations touch the database only
 }
