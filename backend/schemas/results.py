@@ -13,7 +13,14 @@ class ConsensusRequestSchema(Schema):
         "description": "majority, weighted_majority, dawid_skene, one_coin (single_choice); majority, dawid_skene "
                        "(multi_choice); median, mean (rating); box_cluster; span_vote; medoid. Default: the "
                        "project's."})
-    batch_ids = fields.List(fields.Integer(), load_default=None, validate=validate.Length(min=1, max=10_000))
+    batch_ids = fields.List(fields.Integer(validate=validate.Range(min=1, max=2**31 - 1)),
+                            load_default=None, validate=validate.Length(min=1, max=10_000), metadata={
+                                "description": "Recompute every task of these batches."})
+    task_ids = fields.List(fields.Integer(validate=validate.Range(min=1, max=2**63 - 1)),
+                           load_default=None, validate=validate.Length(min=1, max=10_000), metadata={
+                               "description": "Recompute these tasks (those that have a result), e.g. after "
+                                              "answers were rejected. Model-based methods also rewrite other "
+                                              "results the refit changes."})
 
 
 class JobAcceptedSchema(Schema):
@@ -34,7 +41,9 @@ class ConsensusRunSchema(Schema):
 
 
 class ConsensusSchema(Schema):
-    answer = fields.Dict()
+    answer = fields.Dict(allow_none=True, metadata={
+        "description": "null once the task has no counted answer left (answers_used 0, flagged, "
+                       "details.reason no_counted_answers)"})
     confidence = fields.Float()
     method = fields.String()
     answers_used = fields.Integer()
