@@ -74,6 +74,10 @@ class ConsensusModel(Base):
     workers: Mapped[bytes] = mapped_column(LargeBinary)
     priors: Mapped[bytes] = mapped_column(LargeBinary)
     answers: Mapped[int] = mapped_column(BigInteger)
+    # single_choice: the project's stored results right after run ``run_id``, packed, so that the next
+    # run of this method compares with them without reading every result (valid while no other run
+    # has written since). Stored uncompressed on PostgreSQL (STORAGE EXTERNAL): it would not shrink.
+    results: Mapped[bytes | None] = mapped_column(LargeBinary)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

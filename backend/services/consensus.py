@@ -140,13 +140,12 @@ def _store(session, project_id: int, method: str, batch_ids, scope: Scope, plann
                        tasks=len(planned.results), job_id=job_id, created_at=now, finished_at=now, details=details)
     session.add(run)
     session.flush()
-    data.write_results(session, [{**r, "project_id": project_id, "run_id": run.id, "method": method,
-                                  "computed_at": now} for r in planned.results])
+    data.write_results(session, planned.results, project_id=project_id, run_id=run.id, method=method, computed_at=now)
     data.write_agreement(session, planned.agreement)
     if planned.model is not None:
         labels, params = planned.model
         data.save_model(session, project_id=project_id, method=method, run_id=run.id, labels=labels,
-                        params=params, answers=planned.answers, now=now)
+                        params=params, answers=planned.answers, now=now, results=planned.stored_after)
     approved = 0
     if project.auto_approve_consensus:
         approved = review.approve_agreeing(session, project, [r for r in planned.results if r["answers_used"]],

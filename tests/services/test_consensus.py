@@ -27,7 +27,7 @@ from backend.models import (
     utcnow,
 )
 from backend.quality.consensus import dawid_skene
-from backend.services import consensus, consensus_plan, datasets
+from backend.services import consensus, consensus_data, consensus_plan, datasets
 from tests.conftest import principal_of
 
 # crowd-kit 1.4.2 calls pandas in ways pandas 3 deprecates; that is not ours to fix.
@@ -331,8 +331,39 @@ def test_a_batch_run_rewrites_earlier_results_only_where_the_refit_changed_them(
         assert_equals_a_fresh_run(project.id)
     with read_session() as session:
         model = session.get(ConsensusModel, (project.id, "dawid_skene"))
+        in_database = consensus_data.stored_choices(session, project.id, labels, "dawid_skene")
     assert model is not None and model.labels == labels and model.answers == 600
     assert np.frombuffer(model.worker_ids, dtype="<i8").tolist() == sorted(workers)
+    # The packed copy of the results that the next run compares with is what the database holds.
+    packed = consensus_data.unpack_results(model.results)
+    for name in ("task", "batch", "code", "used", "flagged", "same_method"):
+        assert getattr(packed, name).tolist() == getattr(in_database, name).tolist(), name
+    assert np.allclose(packed.confidence, in_database.confidence, rtol=0, atol=1e-12)
+
+
+def test_a_run_of_another_method_in_between_is_seen_by_the_next_model_run(project_factory, manager, run_jobs,
+                                                                             login_as):
+    project = project_factory(labels=["a", "b"], overlap=3, batch_size=30)
+    dataset = datasets.import_items(principal=principal_of(manager), project_id=project.id,
+                                    items=[{"text": f"t{i}"} for i in range(60)])
+    first, second = sorted(b.id for b in dataset.batches)
+    workers = list(make_workers(project.organization_id, range(4)).values())
+    with read_session() as session:
+        tasks = session.execute(select(Task.id, Task.batch_id).where(Task.project_id == project.id)).all()
+    rng = np.random.default_rng(9)
+    rows = [(t, b, w, {"choice": "ab"[int(rng.random() < 0.3)]}) for t, b in tasks for w in workers[:3]]
+    insert_answers(project.id, [r for r in rows if r[1] == first])
+    complete_batch(project.id, first, run_jobs)
+    # A manager recomputes the first batch by majority; then the second batch completes (Dawid-Skene).
+    mgr = login_as(manager)
+    assert mgr.post(f"/api/v1/projects/{project.id}/consensus",
+                    json={"method": "majority", "batch_ids": [first]}).status_code == 202
+    run_jobs()
+    assert {r.method for r in stored(project.id).values()} == {"majority"}
+    insert_answers(project.id, [r for r in rows if r[1] == second])
+    complete_batch(project.id, second, run_jobs)
+    assert {r.method for r in stored(project.id).values()} == {"dawid_skene"}
+    assert_equals_a_fresh_run(project.id)
 
 
 def test_per_task_methods_compute_only_the_batch(project_factory, manager, run_jobs):
@@ -508,3 +539,50 @@ def test_a_task_of_another_project_is_refused(project_factory, manager, login_as
     assert response.status_code == 422 and "task_ids" in response.json["error"]["details"]["fields"]
     with pytest.raises(ValidationError):
         consensus.run_consensus(project_id=project.id, task_ids=[foreign])
+
+
+@pytest.mark.parametrize(("task_type", "method"), [
+    ("single_choice", "one_coin"), ("single_choice", "weighted_majority"), ("multi_choice", "dawid_skene"),
+    ("multi_choice", "majority")])
+def test_every_method_batch_by_batch_equals_a_fresh_run(task_type, method, project_factory, manager, run_jobs):
+    labels = ["a", "b", "c"]
+    project = project_factory(task_type=task_type, labels=labels, overlap=3, batch_size=40, consensus_method=method,
+                              gold_ratio=0.0)
+    dataset = datasets.import_items(principal=principal_of(manager), project_id=project.id,
+                                    items=[{"text": f"t{i}"} for i in range(120)])
+    with read_session() as session:
+        tasks = session.execute(select(Task.id, Task.batch_id).where(Task.project_id == project.id)
+                                .order_by(Task.ordinal)).all()
+    workers = list(make_workers(project.organization_id, range(7)).values())
+    skill = [0.95, 0.9, 0.8, 0.75, 0.7, 0.6, 0.5]
+    rng = np.random.default_rng(4)
+    truth = rng.integers(0, 3, (len(tasks), 3)) if task_type == "multi_choice" else rng.integers(0, 3, len(tasks))
+    if method == "weighted_majority":  # gold accuracies, as quality control records them
+        from backend.models import WorkerQuality
+
+        with unit_of_work() as session:
+            session.add_all([WorkerQuality(project_id=project.id, worker_id=w, gold_answers=10, gold_score=10 * s)
+                             for w, s in zip(workers, skill, strict=True)])
+    for batch_id in sorted(b.id for b in dataset.batches):
+        rows = []
+        for i, (task_id, task_batch) in enumerate(tasks):
+            if task_batch != batch_id:
+                continue
+            for w in rng.choice(7, 3, replace=False):
+                if task_type == "multi_choice":
+                    ticked = [labels[j] for j in range(3)
+                              if (truth[i, j] == 0) == (rng.random() < skill[w])]
+                    rows.append((task_id, batch_id, workers[w], {"choices": ticked}))
+                else:
+                    code = truth[i] if rng.random() < skill[w] else (truth[i] + rng.integers(1, 3)) % 3
+                    rows.append((task_id, batch_id, workers[w], {"choice": labels[code]}))
+        insert_answers(project.id, rows)
+        complete_batch(project.id, batch_id, run_jobs)
+        assert_equals_a_fresh_run(project.id)
+    kept = stored(project.id)
+    assert len(kept) == 120 and {r.method for r in kept.values()} == {method}
+    with read_session() as session:
+        model = session.get(ConsensusModel, (project.id, method))
+        agreement = dict(session.execute(select(Task.id, Task.agreement).where(Task.project_id == project.id)).all())
+    assert (model is not None) == (method in ("one_coin", "dawid_skene"))
+    assert all(agreement[t] is not None for t in kept)
