@@ -1,277 +1,265 @@
-"""Consensus: backend.quality.consensus against crowd-kit, on real label sets and a synthetic crowd.
+"""Consensus end to end: one batch completion's run on a project of N answers, and a cold run.
 
-    .venv/bin/python bench/consensus.py [--small] [--data DIR]
+    python bench/consensus.py [--answers 150000] [--batch 500] [--repeat 3] [--method dawid_skene]
+    python bench/consensus.py --answers 1000000
 
-Needs crowd-kit in the venv (`.venv/bin/pip install crowd-kit`); it is a benchmark-only dependency.
+The database is DATABASE_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/concord_bench,
+created if missing); it is emptied first, so its name must contain "bench" (or it is an SQLite file).
 
-1. A synthetic crowd: 1,000,000 answers (200,000 tasks x 5 answers, 4 classes, 2,000 workers of
-   mixed quality, seed 7; --small: 100,000 answers on 20,000 tasks). Each method runs in its own
-   subprocess, so its peak RSS (ru_maxrss) is its own: interpreter, libraries, the input and the
-   computation, nothing subtracted. A baseline child that only loads the input shows the floor.
-   Accuracy is against the generated truth.
-2. Every label set under --data (default ../shared/data from the project root) with answers.csv
-   (`task,worker,label`) and truth.csv (`task,label`): accuracy on the tasks that have both answers
-   and gold, for our majority_vote, dawid_skene and one_coin_dawid_skene and crowd-kit's
-   MajorityVote, DawidSkene and OneCoinDawidSkene at their defaults (n_iter=100, tol=1e-5), all on
-   the same integer-coded input, beside the reference figures published with the data. Then both
-   Dawid-Skenes again for 100 iterations without a tolerance (ours unsmoothed), which shows
-   whether a difference comes from the model or from where each run stopped.
+Not timed: a single_choice project (3 labels) of N answers, 3 per task, in batches of --batch tasks,
+from a synthetic crowd (2,000 workers: 60% good, 25% mediocre, 15% answering at random; seed 7),
+answers bulk-loaded (COPY on PostgreSQL, executemany on SQLite); every batch but the last has its
+results (one whole-project run), then the last batch's answers arrive.
+
+Timed, each ``--repeat`` times from that same state (the results and fit are put back between
+runs), as the service does it:
+  batch run    run_consensus(batch_ids=[last]): the automatic run after the last batch completes
+               (a fit from the majority vote at this size: WARM_START_MIN_ANSWERS);
+  warm start   the same run starting from the stored fit (what projects of 2,000,000 answers or
+               more get);
+  cold run     run_consensus() over the whole project, writing every result.
+Each line splits the time: reading answers, reading stored results, the fit (E-steps), writing
+results and agreement, and the rest (comparing, building rows, the commit). Prints figures only.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import json
-import subprocess
-import sys
-import tempfile
+import os
 import time
-from pathlib import Path
+from contextlib import contextmanager
+from datetime import UTC, datetime
 
 import numpy as np
-from _common import ROOT, load_quality_module, peak_rss_mb, synthetic_crowd
+from _common import DEFAULT_URL, fresh_database, synthetic_crowd
 
-# Published with the data (/work/shared/data/README.md, crowd-kit 1.4.2): majority vote, Dawid-Skene.
-REFERENCE = {
-    "rte": (0.8750, 0.9275),
-    "temp": (0.9394, 0.9416),
-    "wsd": (0.9944, 0.9944),
-    "bluebirds": (0.7593, 0.8889),
-    "d_product": (0.8966, 0.9397),
-    "d_possent": (0.9320, 0.9600),
-    "s_dog": (0.8116, 0.8426),
-    "s_face": (0.6336, 0.6404),
-    "s_rel": (0.5428, 0.6173),
-    "s_adult": (0.7658, 0.7658),
-}
-# Targets of the synthetic run.
-SPEEDUP, PEAK_MB, ACCURACY_GAP = 10.0, 150.0, 0.001
-# Iterations of the stop-free comparison of the real sets.
-FIXED_ITER = 100
+LABELS = ["positive", "negative", "neutral"]
 
 
-def run_ours(consensus, kind: str, task, worker, value):
-    """Our method's labels per task (tasks are 0..T-1 here) and its EM iterations."""
-    method = {"mv": consensus.majority_vote, "ds": consensus.dawid_skene, "1coin": consensus.one_coin_dawid_skene}
-    result = method[kind](task, worker, value)
-    return result.label, result.iterations
+def database_url(force: bool) -> str:
+    url = os.environ.get("DATABASE_URL", DEFAULT_URL)
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" and "bench" not in (parsed.database or "") and not force:
+        raise SystemExit(f"refusing to empty {parsed.database!r}: its name has no 'bench' (use --force)")
+    return url
 
 
-def run_crowdkit(kind: str, frame, n_tasks: int, **options):
-    """crowd-kit's labels per task, at its default parameters unless ``options`` says, and its EM iterations."""
-    from crowdkit.aggregation import DawidSkene, MajorityVote, OneCoinDawidSkene
+def prepare(url: str) -> None:
+    if url.startswith("sqlite"):
+        from alembic import command
+        from sqlalchemy.engine import make_url
 
-    model = {"mv": MajorityVote, "ds": DawidSkene, "1coin": OneCoinDawidSkene}[kind](**options)
-    labels = model.fit_predict(frame)
-    iterations = len(model.loss_history_) if hasattr(model, "loss_history_") else None
-    return labels.reindex(np.arange(n_tasks)).to_numpy(dtype=np.int64), iterations
+        from backend.cli import alembic_config
 
-
-def measure(kind: str, folder: Path) -> dict:
-    """Run in a child process: load the answers, build the method's input, time the call."""
-    task, worker, value, truth = (np.load(folder / f"{name}.npy") for name in ("task", "worker", "value", "truth"))
-    data = (task, worker, value)
-    input_mb = sum(a.nbytes for a in data) / 2**20
-    best = seconds = iterations = accuracy = None
-    if kind != "baseline":
-        library, method = kind.split("-")
-        if library == "ck":
-            import crowdkit.aggregation  # noqa: F401  (imported before the clock starts)
-            import pandas as pd
-
-            data = pd.DataFrame({"task": task, "worker": worker, "label": value})
-            input_mb = data.memory_usage(deep=True).sum() / 2**20
-            call = lambda: run_crowdkit(method, data, truth.size)  # noqa: E731
-        else:
-            consensus = load_quality_module("consensus")
-            call = lambda: run_ours(consensus, method, task, worker, value)  # noqa: E731
-        started = time.perf_counter()
-        labels, iterations = call()
-        seconds = time.perf_counter() - started
-        accuracy = float((labels == truth).mean())
-        best = seconds
-        if library == "ours":  # cheap enough to show the warm figure too
-            for _ in range(2):
-                start = time.perf_counter()
-                call()
-                best = min(best, time.perf_counter() - start)
-    return {
-        "seconds": seconds,
-        "best": best,
-        "iterations": iterations,
-        "accuracy": accuracy,
-        "peak_mb": peak_rss_mb(),
-        "input_mb": input_mb,
-    }
+        path = make_url(url).database
+        if path and os.path.exists(path):
+            os.remove(path)
+        command.upgrade(alembic_config(url), "head")
+    else:
+        fresh_database(url)
 
 
-def generate(folder: Path, small: bool) -> None:
-    """Run in a child process: write the synthetic crowd's arrays to ``folder``."""
-    task, worker, value, truth = synthetic_crowd(tasks=20_000 if small else 200_000, per_task=5, labels=4,
-                                                 workers=2_000)
-    for name, array in (("task", task), ("worker", worker), ("value", value), ("truth", truth)):
-        np.save(folder / f"{name}.npy", array)
+def fill(url: str, answers: int, batch: int, method: str) -> tuple[int, int, int]:
+    """The project, its answers and results before the last batch. Returns (project, last batch, tasks)."""
+    from sqlalchemy import select, text
+
+    from backend import db
+    from backend.models import Task
+    from backend.services import accounts, consensus, datasets, projects
+
+    accounts.configure_password_hashing(time_cost=1, memory_cost=1024)
+    db.configure(url)
+    org = accounts.create_organization(name="Consensus bench")
+    manager = accounts.create_user(email="m@bench.test", password="benchmark-pw", role="manager",
+                                   organization_name=org.name)
+    principal = accounts.principal_for_user(manager)
+    n_tasks = answers // 3
+    project = projects.create_project(principal=principal, fields={
+        "name": "Consensus", "task_type": "single_choice", "labels": LABELS, "overlap": 3, "batch_size": batch,
+        "status": "active", "consensus_method": method})
+    datasets.import_items(principal=principal, project_id=project.id,
+                          items=[{"external_id": f"t{i}", "text": f"review number {i}"} for i in range(n_tasks)])
+    task, worker, value, _truth = synthetic_crowd(tasks=n_tasks, per_task=3, labels=3, workers=2_000)
+    order = np.argsort(task, kind="stable")
+    task, worker, value = task[order], worker[order], value[order]
+    with db.get_engine().begin() as conn:
+        conn.execute(text("INSERT INTO workers (created_at) SELECT CURRENT_TIMESTAMP FROM "
+                          "(WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) "
+                          "SELECT i FROM n) AS s"))
+        first_worker = conn.execute(text("SELECT min(id) FROM workers")).scalar_one()
+    with db.read_session() as session:
+        ids = session.execute(select(Task.id, Task.batch_id).where(Task.project_id == project.id)
+                              .order_by(Task.ordinal)).all()
+    task_id = np.array([i for i, _ in ids], dtype=np.int64)[task]
+    batch_id = np.array([b for _, b in ids], dtype=np.int64)[task]
+    last = int(batch_id.max())
+    early = batch_id != last
+    load_answers(project.id, task_id[early], batch_id[early], worker[early] + first_worker, value[early])
+    started = time.perf_counter()
+    consensus.run_consensus(project_id=project.id)
+    print(f"  results of the first {int(np.unique(batch_id[early]).size):,} batches: one whole-project run "
+          f"({time.perf_counter() - started:.1f} s)")
+    load_answers(project.id, task_id[~early], batch_id[~early], worker[~early] + first_worker, value[~early])
+    settle()
+    return project.id, last, n_tasks
 
 
-def run_child(*args: str) -> dict | None:
-    done = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
-    if done.returncode:
-        sys.exit(f"{' '.join(args)} failed:\n{done.stderr}")
-    lines = done.stdout.strip().splitlines()
-    return json.loads(lines[-1]) if lines else None
+def load_answers(project_id: int, task, batch, worker, value) -> None:
+    from sqlalchemy import insert
 
+    from backend import db
+    from backend.models import Assignment
 
-def synthetic_section(small: bool) -> None:
-    # Linux keeps ru_maxrss across fork and exec: a child starts at this process's peak. So this
-    # process never holds the data (a child generates it) and runs before anything big is imported.
-    tasks = 20_000 if small else 200_000
-    print(f"Synthetic crowd: {tasks * 5:,} answers, {tasks:,} tasks x 5, 4 classes, 2,000 workers (seed 7)")
-    print("  60% good workers (accuracy 0.75-0.95), 25% mediocre (0.45-0.75), 15% random; errors uniform")
-    titles = {
-        "baseline": "baseline: interpreter + numpy + input, no call",
-        "ours-mv": "ours majority_vote",
-        "ck-mv": "crowd-kit MajorityVote",
-        "ours-ds": "ours dawid_skene (max_iter=100, tol=1e-5)",
-        "ck-ds": "crowd-kit DawidSkene (n_iter=100, tol=1e-5)",
-        "ours-1coin": "ours one_coin_dawid_skene",
-    }
-    with tempfile.TemporaryDirectory() as tmp:
-        run_child("--generate", tmp, *(["--small"] if small else []))
-        results = {kind: run_child("--measure", kind, "--input", tmp) for kind in titles}
-    print(f"  {'method':<46} {'time s':>7} {'warm s':>7} {'iter':>5} {'peak MB':>8} {'input MB':>9} {'accuracy':>9}")
-    for kind, r in results.items():
-        cells = [
-            "" if r["seconds"] is None else f"{r['seconds']:.3f}",
-            "" if r["best"] is None or kind.startswith("ck") else f"{r['best']:.3f}",
-            "" if r["iterations"] is None else str(r["iterations"]),
-            f"{r['peak_mb']:.0f}",
-            f"{r['input_mb']:.1f}",
-            "" if r["accuracy"] is None else f"{r['accuracy']:.4f}",
-        ]
-        print(
-            f"  {titles[kind]:<46} {cells[0]:>7} {cells[1]:>7} {cells[2]:>5} {cells[3]:>8} {cells[4]:>9} {cells[5]:>9}"
-        )
-    ours, ck = results["ours-ds"], results["ck-ds"]
-    speed = ck["seconds"] / ours["seconds"]
-    gap = ours["accuracy"] - ck["accuracy"]
-    verdict = {True: "met", False: "MISSED"}
-    print(
-        f"  Dawid-Skene, ours vs crowd-kit: {speed:.1f}x faster (target >= {SPEEDUP:.0f}x: "
-        f"{verdict[speed >= SPEEDUP]}); peak {ours['peak_mb']:.0f} MB vs {ck['peak_mb']:.0f} MB "
-        f"(target < {PEAK_MB:.0f} MB: {verdict[ours['peak_mb'] < PEAK_MB]});"
-    )
-    print(
-        f"  accuracy {gap * 100:+.3f} points (target within {ACCURACY_GAP * 100:.1f}: "
-        f"{verdict[abs(gap) <= ACCURACY_GAP]})"
-    )
-    print("  README anchor (2-core machine): crowd-kit DawidSkene 3.5 s, 446 MB; MajorityVote 0.6 s")
-
-
-def read_set(folder: Path):
-    """Integer-coded (task, worker, label) arrays and the gold code per task (-1: no gold).
-
-    Labels are ordered numerically when they are all integers, so "lowest code" means lowest label.
-    """
-    with (folder / "answers.csv").open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    with (folder / "truth.csv").open(newline="") as handle:
-        gold = {r["task"]: r["label"] for r in csv.DictReader(handle)}
-    names = sorted({r["label"] for r in rows} | set(gold.values()))
-    if all(n.lstrip("-").isdigit() for n in names):
-        names.sort(key=int)
-    code = {name: i for i, name in enumerate(names)}
-    task_ids, task = np.unique(np.array([r["task"] for r in rows]), return_inverse=True)
-    _, worker = np.unique(np.array([r["worker"] for r in rows]), return_inverse=True)
-    label = np.array([code[r["label"]] for r in rows], dtype=np.int64)
-    truth = np.array([code.get(gold.get(t), -1) for t in task_ids], dtype=np.int64)
-    return task.reshape(-1), worker.reshape(-1), label, truth
-
-
-def first_seen_order(label: np.ndarray) -> np.ndarray:
-    """Codes in the order they first appear in the answers: crowd-kit's MajorityVote column order."""
-    _, first = np.unique(label, return_index=True)
-    return np.unique(label)[np.argsort(first)]
-
-
-def real_section(data: Path) -> None:
-    import crowdkit.aggregation  # noqa: F401  (imported here, so that the first set's timing leaves it out)
-    import pandas as pd
-
-    consensus = load_quality_module("consensus")
-    folders = sorted(p for p in data.iterdir() if (p / "answers.csv").is_file()) if data.is_dir() else []
-    print(f"\nReal label sets under {data}: accuracy on tasks with answers and gold.")
-    print("  ck = crowd-kit, run here on the same coded input at its defaults (DawidSkene and OneCoinDawidSkene:")
-    print("  n_iter=100, tol=1e-5); ref = published with the data (crowd-kit 1.4.2). ours DS >= ck DS: yes/NO,")
-    print("  with the difference in gold tasks. MV ck-order: tasks where our majority_vote, given crowd-kit's")
-    print("  tie order (labels by first appearance), disagrees with crowd-kit's MajorityVote.")
-    if not folders:
-        print("  no answers.csv found")
+    now = datetime.now(UTC)
+    if db.is_postgres():
+        stamp = now.isoformat()
+        lines = "".join(
+            f"{project_id}\t{b}\t{t}\t{w}\tsubmitted\t{stamp}\t{stamp}\t{stamp}\t{{\"choice\": \"{LABELS[v]}\"}}"
+            f"\t0\tUSD\tf\tf\n" for t, b, w, v in zip(task.tolist(), batch.tolist(), worker.tolist(), value.tolist(),
+                                                     strict=True))
+        with db.get_engine().begin() as conn:
+            raw = conn.connection.driver_connection
+            with raw.cursor() as cursor, cursor.copy(
+                    "COPY assignments (project_id, batch_id, task_id, worker_id, status, leased_at, expires_at, "
+                    "submitted_at, answer, reward_amount, reward_currency, is_gold, flagged) FROM STDIN") as copy:
+                copy.write(lines.encode())
         return
-    header = f"  {'set':<10} {'answers':>7} {'gold':>5} | {'MV ours':>7} {'ck':>6} {'ref':>6} {'ck-order':>8} | "
-    header += f"{'DS ours':>7} {'it':>3} {'s':>5} {'ck':>6} {'it':>3} {'s':>5} {'ref':>6} {'>=ck':>8} | "
-    print(header + f"{'1coin':>6} {'ck':>6}")
-    wins, same_model = 0, []
-    for folder in folders:
-        task, worker, label, truth = read_set(folder)
-        scored = truth >= 0
-        accuracy = lambda labels, scored=scored, truth=truth: float((labels[scored] == truth[scored]).mean())  # noqa: E731
-        frame = pd.DataFrame({"task": task, "worker": worker, "label": label})
-        n_tasks = truth.size
+    rows = [{"project_id": project_id, "batch_id": b, "task_id": t, "worker_id": w, "status": "submitted",
+             "leased_at": now, "expires_at": now, "submitted_at": now, "answer": {"choice": LABELS[v]}}
+            for t, b, w, v in zip(task.tolist(), batch.tolist(), worker.tolist(), value.tolist(), strict=True)]
+    with db.get_engine().begin() as conn:
+        for start in range(0, len(rows), 50_000):
+            conn.execute(insert(Assignment), rows[start:start + 50_000])
+
+
+def settle() -> None:
+    """Statistics and a vacuumed, checkpointed database: a project's data as a run finds it."""
+    from sqlalchemy import text
+
+    from backend import db
+
+    if not db.is_postgres():
+        return
+    with db.get_engine().connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM (ANALYZE) tasks, assignments, consensus_results, consensus_models"))
+        conn.execute(text("CHECKPOINT"))
+
+
+def snapshot(save: bool) -> None:
+    """Keep (or put back) the stored results and fits, so that every timed run starts alike."""
+    from sqlalchemy import text
+
+    from backend import db
+
+    with db.get_engine().begin() as conn:
+        for table in ("consensus_results", "consensus_models"):
+            if save:
+                conn.execute(text(f"DROP TABLE IF EXISTS bench_{table}"))
+                conn.execute(text(f"CREATE TABLE bench_{table} AS SELECT * FROM {table}"))
+            else:
+                conn.execute(text(f"DELETE FROM {table}"))
+                conn.execute(text(f"INSERT INTO {table} SELECT * FROM bench_{table}"))
+        if not save:  # and the runs of the timed runs go: the last run is again the one that left the results
+            conn.execute(text("DELETE FROM consensus_runs WHERE id > (SELECT max(run_id) FROM bench_consensus_models)"))
+    if not save:
+        settle()
+
+
+class Clock:
+    """Wall time spent in named calls of a run (wrapped functions)."""
+
+    def __init__(self) -> None:
+        self.spent: dict[str, float] = {}
+        self.iterations = 0
+
+    @contextmanager
+    def wrapping(self):
+        from backend.quality import consensus as algorithms
+        from backend.services import consensus_data as data
+
+        targets = [(data, "choices", "read answers"), (data, "stored_choices", "read results"),
+                   (data, "load_model", "fit"), (algorithms, "dawid_skene", "fit"),
+                   (algorithms, "one_coin_dawid_skene", "fit"), (algorithms, "weighted_majority", "fit"),
+                   (data, "write_results", "write"), (data, "write_agreement", "write"), (data, "save_model", "write")]
+        originals = [(module, name, getattr(module, name)) for module, name, _ in targets]
+        for (module, name, label), (_m, _n, original) in zip(targets, originals, strict=True):
+            setattr(module, name, self._timed(original, label))
+        try:
+            yield self
+        finally:
+            for module, name, original in originals:
+                setattr(module, name, original)
+
+    def _timed(self, function, label: str):
+        def call(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                result = function(*args, **kwargs)
+            finally:
+                self.spent[label] = self.spent.get(label, 0.0) + time.perf_counter() - started
+            if getattr(result, "iterations", None):
+                self.iterations += result.iterations
+            return result
+
+        return call
+
+
+def timed_run(project_id: int, **scope) -> dict:
+    from backend.services import consensus
+
+    clock = Clock()
+    with clock.wrapping():
         started = time.perf_counter()
-        ours_ds = consensus.dawid_skene(task, worker, label)
-        ours_ds_s = time.perf_counter() - started
-        started = time.perf_counter()
-        ck_ds, ck_ds_it = run_crowdkit("ds", frame, n_tasks)
-        ck_ds_s = time.perf_counter() - started
-        ours_mv = consensus.majority_vote(task, worker, label).label
-        ck_mv = run_crowdkit("mv", frame, n_tasks)[0]
-        order = first_seen_order(label)  # rank -> code: vote on ranks, then map back
-        rank = np.empty(int(label.max()) + 1, dtype=np.int64)
-        rank[order] = np.arange(order.size)
-        ours_mv_ck_order = order[consensus.majority_vote(task, worker, rank[label]).label]
-        ours_1coin = consensus.one_coin_dawid_skene(task, worker, label).label
-        ck_1coin = run_crowdkit("1coin", frame, n_tasks)[0]
-        ref_mv, ref_ds = REFERENCE.get(folder.name, (float("nan"), float("nan")))
-        ds, ds_ck = accuracy(ours_ds.label), accuracy(ck_ds)
-        delta = int(round((ds - ds_ck) * scored.sum()))
-        wins += ds >= ds_ck
-        print(
-            f"  {folder.name:<10} {task.size:>7,} {int(scored.sum()):>5} | {accuracy(ours_mv):>7.4f} "
-            f"{accuracy(ck_mv):>6.4f} {ref_mv:>6.4f} {int((ours_mv_ck_order != ck_mv).sum()):>8} | "
-            f"{ds:>7.4f} {ours_ds.iterations:>3} {ours_ds_s:>5.2f} {ds_ck:>6.4f} {ck_ds_it:>3} {ck_ds_s:>5.2f} "
-            f"{ref_ds:>6.4f} {('yes' if ds >= ds_ck else 'NO') + f' {delta:+d}':>8} | "
-            f"{accuracy(ours_1coin):>6.4f} {accuracy(ck_1coin):>6.4f}"
-        )
-        # The same model, without either stop test: crowd-kit's fixed-iteration run against ours unsmoothed.
-        fixed_ours = consensus.dawid_skene(task, worker, label, max_iter=FIXED_ITER, tol=0, smoothing=0).label
-        fixed_ck = run_crowdkit("ds", frame, n_tasks, n_iter=FIXED_ITER, tol=-np.inf)[0]
-        same_model.append((folder.name, accuracy(fixed_ours), accuracy(fixed_ck), int((fixed_ours != fixed_ck).sum())))
-    print(f"  ours DS >= crowd-kit DS on {wins} of {len(folders)} sets")
-    print(f"\n  The same model run {FIXED_ITER} iterations without a tolerance (ours: smoothing=0, tol=0, which")
-    print(f"  stops only at an exact fixed point; crowd-kit: n_iter={FIXED_ITER}, tol=-inf): where the two differ")
-    print("  above, it is where each stopped.")
-    print(f"  {'set':<10} {'ours':>7} {'ck':>7} {'tasks labelled differently':>27}")
-    for name, ours_acc, ck_acc, differ in same_model:
-        print(f"  {name:<10} {ours_acc:>7.4f} {ck_acc:>7.4f} {differ:>27}")
+        outcome = consensus.run_consensus(project_id=project_id, **scope)
+        total = time.perf_counter() - started
+    parts = {k: clock.spent.get(k, 0.0) for k in ("read answers", "read results", "fit", "write")}
+    return {"total": total, **parts, "rest": total - sum(parts.values()), "iterations": clock.iterations,
+            "tasks": outcome["tasks"], "revised": outcome["revised"]}
+
+
+def report(title: str, runs: list[dict]) -> None:
+    middle = sorted(runs, key=lambda r: r["total"])[len(runs) // 2]
+    others = ", ".join(f"{r['total']:.2f}" for r in runs)
+    split = ", ".join(f"{k} {middle[k]:.2f}" for k in ("read answers", "read results", "fit", "write", "rest"))
+    print(f"  {title:<12} {middle['total']:6.2f} s (runs {others}; median shown)  {split}; "
+          f"{middle['iterations']} E-steps; {middle['tasks']:,} results written ({middle['revised']:,} re-versioned)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--small", action="store_true", help="100,000 answers instead of 1,000,000")
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data", help="folder of label sets")
-    parser.add_argument("--measure", help=argparse.SUPPRESS)
-    parser.add_argument("--input", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--generate", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--answers", type=int, default=150_000, help="answers in the project (3 a task)")
+    parser.add_argument("--batch", type=int, default=500, help="tasks per batch")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each kind; the median is shown")
+    parser.add_argument("--method", default="dawid_skene", choices=["dawid_skene", "one_coin", "weighted_majority"])
+    parser.add_argument("--force", action="store_true", help="empty DATABASE_URL even without 'bench' in its name")
     args = parser.parse_args()
-    if args.generate:
-        generate(args.generate, args.small)
-        return
-    if args.measure:
-        print(json.dumps(measure(args.measure, args.input)))
-        return
-    synthetic_section(args.small)
-    real_section(args.data)
+    url = database_url(args.force)
+    from backend.services import consensus_plan
+
+    print(f"Consensus bench on {url.split('@')[-1]}: {args.answers:,} answers, {args.answers // 3:,} tasks "
+          f"x 3, batches of {args.batch}, {args.method}")
+    prepare(url)
+    started = time.perf_counter()
+    project_id, last, _tasks = fill(url, args.answers, args.batch, args.method)
+    print(f"  filled in {time.perf_counter() - started:.1f} s (not timed below)")
+    snapshot(save=True)
+    kinds = [("batch run", {"batch_ids": [last]}, None), ("warm start", {"batch_ids": [last]}, 0),
+             ("cold run", {}, None)]
+    for title, scope, threshold in kinds:
+        runs = []
+        for _ in range(args.repeat):
+            snapshot(save=False)
+            kept = consensus_plan.WARM_START_MIN_ANSWERS
+            if threshold is not None:
+                consensus_plan.WARM_START_MIN_ANSWERS = threshold
+            try:
+                runs.append(timed_run(project_id, **scope))
+            finally:
+                consensus_plan.WARM_START_MIN_ANSWERS = kept
+        report(title, runs)
+    print(f"  (median of {args.repeat}; the machine's other work moves single runs)")
 
 
 if __name__ == "__main__":

@@ -96,11 +96,13 @@ def compute_agreement(job_id: str, project_id: int) -> dict | None:
     return jobs.run_tracked(job_id, lambda _progress: agreement.compute_report(project_id=project_id, job_id=job_id))
 
 
-def run_consensus(job_id: str, project_id: int, method: str | None = None, batch_ids: list[int] | None = None) -> dict:
-    """Merge answers into consensus for a project or some batches. Safe to rerun: results are replaced."""
+def run_consensus(job_id: str, project_id: int, method: str | None = None, batch_ids: list[int] | None = None,
+                  task_ids: list[int] | None = None) -> dict:
+    """Merge answers into consensus for a project, some batches, or tasks whose counted answers changed.
+    Safe to rerun: results are rewritten."""
     _ensure_database()
     return jobs.run_tracked(job_id, lambda _progress: consensus.run_consensus(
-        project_id=project_id, method=method, batch_ids=batch_ids, job_id=job_id))
+        project_id=project_id, method=method, batch_ids=batch_ids, task_ids=task_ids, job_id=job_id))
 
 
 def run_export(job_id: str, export_id: int) -> dict:

@@ -50,12 +50,14 @@ def _download_doc() -> dict:
 @bp.doc(security=security("results:read"), parameters=[IDEMPOTENCY_PARAM])
 @errors(bp, 401, 403, 404, 422, 503)
 def start_consensus(body, project_id: int):
-    """Merge answers into consensus now, for the project or some batches. Replaces earlier results."""
+    """Merge answers into consensus now, for the project, some batches or some tasks. Rewrites their results."""
     project, method = consensus.prepare_run(principal=current_principal(), project_id=project_id,
-                                            method=body["method"], batch_ids=body["batch_ids"])
+                                            method=body["method"], batch_ids=body["batch_ids"],
+                                            task_ids=body["task_ids"])
     record = jobs.start_job("worker.jobs.run_consensus", kind="consensus", organization_id=project.organization_id,
                             project_id=project_id, queue="consensus", retries=2,
-                            args={"project_id": project_id, "method": method, "batch_ids": body["batch_ids"]})
+                            args={"project_id": project_id, "method": method, "batch_ids": body["batch_ids"],
+                                  "task_ids": body["task_ids"]})
     return make_response(jsonify(JobAcceptedSchema().dump({"job": jobs.job_status(record.id, record)})), 202)
 
 

@@ -16,7 +16,7 @@ from .payments import (
 )
 from .projects import BATCH_STATUSES, PAYMENT_FIELDS, PROJECT_STATUSES, TASK_TYPES, Batch, Dataset, Project, Task
 from .quality import AgreementReport, AuditRecord, WorkerGroupMember, WorkerQuality
-from .results import ConsensusResult, ConsensusRun, Export
+from .results import ConsensusModel, ConsensusResult, ConsensusRun, Export
 from .webhooks import DELIVERY_STATUSES, WEBHOOK_EVENTS, Webhook, WebhookDelivery
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "IdempotencyKey",
     "LedgerEntry",
     "Payout",
+    "ConsensusModel",
     "ConsensusResult",
     "ConsensusRun",
     "Export",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, JSONType, UTCDateTime, utcnow
@@ -35,7 +35,9 @@ class ConsensusRun(Base):
 
 
 class ConsensusResult(Base):
-    """The merged answer of a task. A rerun replaces the rows of its batches in one transaction."""
+    """The merged answer of a task, written by the run named in ``run_id``; a later run that changes
+    it writes the row again under its own run. ``answer`` is JSON null (``answers_used`` 0, flagged,
+    ``details.reason`` "no_counted_answers") once a task that had a result has no counted answer left."""
 
     __tablename__ = "consensus_results"
     __table_args__ = (Index("ix_consensus_results_project_id_task_id", "project_id", "task_id"),
@@ -54,6 +56,30 @@ class ConsensusResult(Base):
     flagged: Mapped[bool] = mapped_column(default=False)
     details: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ConsensusModel(Base):
+    """The fitted parameters of a project's model-based consensus (one row per method), from which the
+    next run starts (a warm start). Arrays are little-endian numpy bytes, keyed by ``worker_ids`` and
+    ``labels`` (the class of each code as fitted): ``workers`` is (parts x W x K x K) confusion matrices
+    (true code, observed code) for Dawid-Skene or (parts x W) accuracies for one-coin, ``priors`` is
+    (parts x K). A part is one model: one for single_choice, one per label (K = 2) for multi_choice."""
+
+    __tablename__ = "consensus_models"
+
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), primary_key=True)
+    method: Mapped[str] = mapped_column(String(32), primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("consensus_runs.id"))
+    labels: Mapped[list[str]] = mapped_column(JSONType)
+    worker_ids: Mapped[bytes] = mapped_column(LargeBinary)
+    workers: Mapped[bytes] = mapped_column(LargeBinary)
+    priors: Mapped[bytes] = mapped_column(LargeBinary)
+    answers: Mapped[int] = mapped_column(BigInteger)
+    # single_choice: the project's stored results right after run ``run_id``, packed, so that the next
+    # run of this method compares with them without reading every result (valid while no other run
+    # has written since). Stored uncompressed on PostgreSQL (STORAGE EXTERNAL): it would not shrink.
+    results: Mapped[bytes | None] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Export(Base):

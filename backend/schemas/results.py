@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from ..exports import EMPTY_OPTIONAL, FORMATS
-from .common import ID, JobSchema, PageArgsSchema, ResponseSchema, UtcDateTime
+from .common import BIG_ID, ID, JobSchema, PageArgsSchema, ResponseSchema, UtcDateTime
 
 
 class ConsensusRequestSchema(Schema):
@@ -14,7 +14,13 @@ class ConsensusRequestSchema(Schema):
                        "(multi_choice); median, mean (rating); box_cluster; span_vote; medoid. Default: the "
                        "project's."})
     batch_ids = fields.List(fields.Integer(validate=ID), load_default=None,
-                            validate=validate.Length(min=1, max=10_000))
+                            validate=validate.Length(min=1, max=10_000), metadata={
+                                "description": "Recompute every task of these batches."})
+    task_ids = fields.List(fields.Integer(validate=BIG_ID), load_default=None,
+                           validate=validate.Length(min=1, max=10_000), metadata={
+                               "description": "Recompute these tasks (those that have a result), e.g. after "
+                                              "answers were rejected. Model-based methods also rewrite other "
+                                              "results the refit changes."})
 
 
 class JobAcceptedSchema(Schema):
@@ -36,7 +42,9 @@ class ConsensusRunSchema(ResponseSchema):
 
 class ConsensusSchema(ResponseSchema):
     optional = ("computed_at",)  # a result says it once, beside its consensus
-    answer = fields.Dict()
+    answer = fields.Dict(allow_none=True, metadata={
+        "description": "null once the task has no counted answer left (answers_used 0, flagged, "
+                       "details.reason no_counted_answers)"})
     confidence = fields.Float()
     method = fields.String()
     answers_used = fields.Integer()

@@ -133,7 +133,7 @@ def _consensus_values(project: Project) -> dict[int, float]:
     """The stored consensus per task, coded like the answers (label index, or rating value)."""
     with read_session() as session:
         rows = session.execute(select(ConsensusResult.task_id, ConsensusResult.answer).where(
-            ConsensusResult.project_id == project.id)).all()
+            ConsensusResult.project_id == project.id, ConsensusResult.answers_used > 0)).all()  # not withdrawn
     if project.task_type == "single_choice":
         index = {label: i for i, label in enumerate(project.labels)}
         return {t: float(index[a["choice"]]) for t, a in rows if a.get("choice") in index}

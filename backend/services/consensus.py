@@ -1,27 +1,33 @@
 """Consensus: merge each task's answers into one trusted answer, per the project's method.
 
-A run reads the counted answers (submitted, not from suspended workers, not on
-control tasks), computes every task's result in memory with ``backend.quality``
-and then, in one transaction, replaces the results of the batches it covers.
-A run that dies half-way leaves the previous results untouched.
+A run reads the counted answers (``COUNTED_SQL``: submitted, not flagged, not rejected; never on
+control tasks), computes in memory with ``backend.quality`` what it has to write
+(``consensus_plan``: model-based methods fit the whole project and re-version what moved), and then,
+in one transaction, writes those results under a new ``consensus_runs`` version, with each written
+task's agreement and, for a model, the fitted parameters the next run starts from. Results it does
+not rewrite keep their run. A run that dies half-way leaves the previous results untouched.
+
+Runs of a project are serialized (an advisory lock on PostgreSQL, the write lock on SQLite) and
+take their run id under it, so run ids are in commit order, which incremental sync relies on. The
+reading and computing happen before the lock; if another run committed meanwhile, what was read
+is stale and the run starts again (the last attempt reads under the lock).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import numpy as np
-from sqlalchemy import bindparam, delete, func, insert, select, text, tuple_
+from sqlalchemy import func, select, text, tuple_
 
-from ..db import read_session, unit_of_work
+from ..db import is_postgres, read_session, unit_of_work
 from ..errors import ValidationError
-from ..models import Assignment, Batch, ConsensusResult, ConsensusRun, Event, Project, Task, WorkerQuality, utcnow
-from ..quality import consensus as algorithms
-from ..quality import structured
-from . import review
+from ..models import Batch, ConsensusResult, ConsensusRun, Event, Project, Task, utcnow
+from . import consensus_data as data
+from . import consensus_plan, review
 from .access import Principal, ensure_manage
+from .consensus_data import Scope
 from .pagination import Page, decode_cursor, encode_cursor, paginate
 
 METHODS: dict[str, tuple[str, ...]] = {
@@ -32,6 +38,9 @@ METHODS: dict[str, tuple[str, ...]] = {
     "text_spans": ("span_vote",),
     "free_text": ("medoid",),
 }
+_ATTEMPTS = 3
+# pg_advisory_xact_lock(namespace, project id): one consensus writer per project at a time.
+_LOCK_NAMESPACE = 0x436F6E73
 
 
 def default_method(project: Project) -> str:
@@ -47,152 +56,125 @@ def check_method(project: Project, method: str | None) -> str:
     return method
 
 
-def _rows(session, project_id: int, batch_ids: list[int] | None) -> list[tuple]:
-    sql = ("SELECT task_id, batch_id, worker_id, answer FROM assignments WHERE project_id = :p "
-           "AND status = 'submitted' AND NOT flagged AND NOT is_gold")
-    params: dict[str, Any] = {"p": project_id}
-    stmt = text(sql + (" AND batch_id IN :b" if batch_ids else "") + " ORDER BY task_id, id")
-    if batch_ids:
-        stmt = stmt.bindparams(bindparam("b", expanding=True))
-        params["b"] = batch_ids
-    return session.execute(stmt.columns(answer=Assignment.__table__.c.answer.type), params).all()
-
-
-def _categorical(project: Project, rows: list[tuple], method: str, weights: dict[int, float]) -> list[dict]:
-    labels = project.labels
-    index = {label: i for i, label in enumerate(labels)}
-    task = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    worker = np.fromiter((r[2] for r in rows), dtype=np.int64, count=len(rows))
-    value = np.fromiter((index.get(r[3]["choice"], -1) for r in rows), dtype=np.int64, count=len(rows))
-    keep = value >= 0  # answers with a label since removed from the schema are left out
-    task, worker, value = task[keep], worker[keep], value[keep]
-    if not len(task):
-        return []
-    if method == "majority":
-        result = algorithms.majority_vote(task, worker, value, n_classes=len(labels))
-    elif method == "weighted_majority":
-        result = algorithms.weighted_majority(task, worker, value, weights, n_classes=len(labels))
-    elif method == "one_coin":
-        result = algorithms.one_coin_dawid_skene(task, worker, value, n_classes=len(labels))
-    else:
-        result = algorithms.dawid_skene(task, worker, value, n_classes=len(labels))
-    used = dict(zip(*np.unique(task, return_counts=True), strict=True))
-    ties = getattr(result, "tie", None)
-    return [{"task_id": int(t), "answer": {"choice": labels[int(code)]}, "confidence": float(conf),
-             "answers_used": int(used[t]), "flagged": bool(ties[i]) if ties is not None else False,
-             "details": {"tie": bool(ties[i])} if ties is not None and ties[i] else None}
-            for i, (t, code, conf) in enumerate(zip(result.task, result.label, result.confidence, strict=True))]
-
-
-def _multi_choice(project: Project, rows: list[tuple], method: str) -> list[dict]:
-    labels = project.labels
-    index = {label: i for i, label in enumerate(labels)}
-    task = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    worker = np.fromiter((r[2] for r in rows), dtype=np.int64, count=len(rows))
-    matrix = np.zeros((len(rows), len(labels)), dtype=bool)
-    for i, row in enumerate(rows):
-        for choice in row[3]["choices"]:
-            if choice in index:
-                matrix[i, index[choice]] = True
-    task_ids, decided, confidence = algorithms.multi_label_consensus(task, worker, matrix, method=method)
-    used = dict(zip(*np.unique(task, return_counts=True), strict=True))
-    return [{"task_id": int(t), "answer": {"choices": [labels[j] for j in np.flatnonzero(decided[i])]},
-             "confidence": float(np.mean(confidence[i])), "answers_used": int(used[t]), "flagged": False,
-             "details": {"label_confidence": {labels[j]: round(float(confidence[i][j]), 6)
-                                              for j in range(len(labels))}}}
-            for i, t in enumerate(task_ids)]
-
-
-def _per_task(project: Project, rows: list[tuple], method: str) -> list[dict]:
-    by_task: dict[int, list[dict]] = defaultdict(list)
-    for task_id, _batch, _worker, answer in rows:
-        by_task[task_id].append(answer)
-    out = []
-    for task_id, answers in by_task.items():
-        if project.task_type == "rating":
-            values = np.array([a["value"] for a in answers], dtype=float)
-            median, mean, spread = float(np.median(values)), float(values.mean()), float(values.std())
-            chosen = median if method == "median" else mean
-            span = (project.label_config["max"] - project.label_config["min"]) or 1
-            out.append({"task_id": task_id, "answer": {"value": chosen}, "confidence": max(0.0, 1 - spread / span),
-                        "answers_used": len(answers), "flagged": False,
-                        "details": {"median": median, "mean": mean, "std": spread}})
+def _check_scope(session, project_id: int, batch_ids: Sequence[int] | None, task_ids: Sequence[int] | None) -> None:
+    """Raises ValidationError naming the batches or tasks that are not the project's."""
+    for name, model, ids in (("batch_ids", Batch, batch_ids), ("task_ids", Task, task_ids)):
+        if not ids:
             continue
-        if project.task_type == "bounding_boxes":
-            merged = structured.box_consensus([a["boxes"] for a in answers])
-            answer, confidence = {"boxes": merged["boxes"]}, merged["confidence"]
-        elif project.task_type == "text_spans":
-            merged = structured.span_consensus([a["spans"] for a in answers])
-            answer, confidence = {"spans": merged["spans"]}, merged["confidence"]
-        else:
-            merged = structured.text_medoid([a["text"] for a in answers])
-            answer, confidence = {"text": merged["text"]}, merged["confidence"]
-        out.append({"task_id": task_id, "answer": answer, "confidence": float(confidence),
-                    "answers_used": len(answers), "flagged": False, "details": None})
-    return out
+        wanted = sorted(set(ids))
+        found: set[int] = set()
+        for start in range(0, len(wanted), 5_000):
+            chunk = wanted[start:start + 5_000]
+            found |= set(session.scalars(select(model.id).where(model.project_id == project_id, model.id.in_(chunk))))
+        missing = [i for i in wanted if i not in found]
+        if missing:
+            kind = "batches" if name == "batch_ids" else "tasks"
+            shown = missing[:20]
+            raise ValidationError(f"{name}: not {kind} of project {project_id}: {shown}",
+                                  details={"fields": {name: [f"unknown: {shown}"]}})
 
 
-def run_consensus(*, project_id: int, method: str | None = None, batch_ids: list[int] | None = None,
-                  job_id: str | None = None) -> dict[str, Any]:
-    """Compute and store consensus for a project or some of its batches (the job's work). Safe to rerun."""
-    with read_session() as session:
-        project = session.get(Project, project_id)
-        method = check_method(project, method)
-        rows = _rows(session, project_id, batch_ids)
-        weights = dict(session.execute(
-            select(WorkerQuality.worker_id, WorkerQuality.gold_score / WorkerQuality.gold_answers)
-            .where(WorkerQuality.project_id == project_id, WorkerQuality.gold_answers > 0)).all())
-    batch_of = {r[0]: r[1] for r in rows}
-    if not rows:
-        results = []
-    elif project.task_type == "single_choice":
-        results = _categorical(project, rows, method, weights)
-    elif project.task_type == "multi_choice":
-        results = _multi_choice(project, rows, method)
-    else:
-        results = _per_task(project, rows, method)
+def _last_run(session, project_id: int) -> int:
+    return session.scalar(select(func.max(ConsensusRun.id)).where(ConsensusRun.project_id == project_id)) or 0
+
+
+def _lock_runs(session, project_id: int) -> None:
+    if is_postgres(session):
+        session.execute(text("SELECT pg_advisory_xact_lock(:ns, :p)"), {"ns": _LOCK_NAMESPACE, "p": project_id})
+
+
+def _scope(batch_ids: Sequence[int] | None, task_ids: Sequence[int] | None) -> Scope:
+    return Scope(tuple(sorted(set(batch_ids))) if batch_ids else None,
+                 tuple(sorted(set(task_ids))) if task_ids is not None else None)
+
+
+def run_consensus(*, project_id: int, method: str | None = None, batch_ids: Sequence[int] | None = None,
+                  task_ids: Sequence[int] | None = None, job_id: str | None = None) -> dict[str, Any]:
+    """Compute and store consensus (the job's work). Safe to rerun.
+
+    ``batch_ids``: every task of those batches (a completed batch). ``task_ids``: tasks whose counted
+    answers changed (a rejection, a reversed rejection, a suspension), recomputed if they have a
+    result; a task left without counted answers gets a withdrawn result (answer null). Neither: the
+    whole project. Model-based methods always fit every counted answer of the project and also
+    rewrite the stored results that the new fit changes. Call it after the change has committed.
+    Raises ValidationError for a method that does not fit, or batches or tasks of another project.
+    """
+    scope = _scope(batch_ids, task_ids)
+    for attempt in range(_ATTEMPTS):
+        final = attempt == _ATTEMPTS - 1
+        if not final:
+            with read_session() as session:
+                project, method_used = _checked(session, project_id, method, batch_ids, task_ids)
+                seen = _last_run(session, project_id)
+                planned = consensus_plan.plan(session, project, method_used, scope)
+        with unit_of_work() as session:
+            _lock_runs(session, project_id)
+            if final:
+                project, method_used = _checked(session, project_id, method, batch_ids, task_ids)
+                planned = consensus_plan.plan(session, project, method_used, scope)
+            elif _last_run(session, project_id) != seen:
+                continue  # another run wrote meanwhile: compare against what it wrote
+            return _store(session, project_id, method_used, batch_ids, scope, planned, job_id)
+    raise AssertionError("unreachable")
+
+
+def _checked(session, project_id: int, method: str | None, batch_ids, task_ids) -> tuple[Project, str]:
+    project = session.get(Project, project_id)
+    if project is None:
+        raise ValidationError(f"project_id: no project {project_id}", details={"fields": {"project_id": ["unknown"]}})
+    method = check_method(project, method)
+    _check_scope(session, project_id, batch_ids, task_ids)
+    return project, method
+
+
+def _store(session, project_id: int, method: str, batch_ids, scope: Scope, planned: consensus_plan.Plan,
+           job_id: str | None) -> dict[str, Any]:
     now = utcnow()
-    with unit_of_work() as session:
-        # The project lock orders runs, so versions are gap-free and replacements never interleave.
-        session.execute(select(Project.id).where(Project.id == project_id).with_for_update(key_share=True))
-        version = (session.scalar(select(func.max(ConsensusRun.version)).where(
-            ConsensusRun.project_id == project_id)) or 0) + 1
-        run = ConsensusRun(project_id=project_id, version=version, method=method, batch_ids=batch_ids,
-                           status="finished", tasks=len(results), job_id=job_id, created_at=now, finished_at=now,
-                           details={"answers": len(rows)})
-        session.add(run)
-        session.flush()
-        scope = delete(ConsensusResult).where(ConsensusResult.project_id == project_id)
-        if batch_ids:
-            scope = scope.where(ConsensusResult.batch_id.in_(batch_ids))
-        session.execute(scope)
-        if results:
-            session.execute(insert(ConsensusResult), [
-                {**r, "project_id": project_id, "batch_id": batch_of[r["task_id"]], "run_id": run.id,
-                 "method": method, "computed_at": now} for r in results])
-        approved = review.approve_agreeing(session, project, results, now=now) if project.auto_approve_consensus \
-            else 0
-        session.add(Event(kind="consensus.ready", project_id=project_id, created_at=now,
-                          payload={"run_id": run.id, "version": version, "method": method, "tasks": len(results),
-                                   "batch_ids": batch_ids}))
-    return {"run_id": run.id, "version": version, "method": method, "tasks": len(results), "answers": len(rows),
-            "approved": approved}
+    project = session.get(Project, project_id)
+    version = (session.scalar(select(func.max(ConsensusRun.version)).where(
+        ConsensusRun.project_id == project_id)) or 0) + 1
+    details = {"answers": planned.answers, "task_ids": len(scope.task_ids) if scope.task_ids is not None else None,
+               **planned.details}
+    run = ConsensusRun(project_id=project_id, version=version, method=method,
+                       batch_ids=list(batch_ids) if batch_ids else None, status="finished",
+                       tasks=len(planned.results), job_id=job_id, created_at=now, finished_at=now, details=details)
+    session.add(run)
+    session.flush()
+    data.write_results(session, planned.results, project_id=project_id, run_id=run.id, method=method, computed_at=now)
+    data.write_agreement(session, planned.agreement)
+    if planned.model is not None:
+        labels, params = planned.model
+        data.save_model(session, project_id=project_id, method=method, run_id=run.id, labels=labels,
+                        params=params, answers=planned.answers, now=now, results=planned.stored_after)
+    approved = 0
+    if project.auto_approve_consensus:
+        approved = review.approve_agreeing(session, project, [r for r in planned.results if r["answers_used"]],
+                                           now=now)
+    session.add(Event(kind="consensus.ready", project_id=project_id, created_at=now,
+                      payload={"run_id": run.id, "version": version, "method": method,
+                               "tasks": len(planned.results), "batch_ids": run.batch_ids}))
+    return {"run_id": run.id, "version": version, "method": method, "tasks": len(planned.results),
+            "answers": planned.answers, "approved": approved, "revised": planned.details.get("revised", 0),
+            "withdrawn": planned.details.get("withdrawn", 0)}
+
+
+def compute_results(*, project_id: int, method: str | None = None) -> dict[int, dict[str, Any]]:
+    """What a fresh run over the whole project would store (fitted from the majority vote), by task,
+    without storing anything: for checks and benchmarks. Raises ValidationError as run_consensus."""
+    with read_session() as session:
+        project, method = _checked(session, project_id, method, None, None)
+        planned = consensus_plan.plan(session, project, method, Scope(), warm=False)
+    return {r["task_id"]: {**r, "method": method} for r in planned.results}
 
 
 def prepare_run(*, principal: Principal, project_id: int, method: str | None,
-                batch_ids: list[int] | None) -> tuple[Project, str]:
+                batch_ids: list[int] | None, task_ids: list[int] | None = None) -> tuple[Project, str]:
     """Check a consensus request before its job is queued. Raises NotFound, Forbidden, ValidationError."""
     principal.require_scope("results:read")
     with read_session() as session:
         project = ensure_manage(principal, session.get(Project, project_id), project_id)
         method = check_method(project, method)
-        if batch_ids:
-            found = set(session.scalars(select(Batch.id).where(Batch.project_id == project_id,
-                                                               Batch.id.in_(batch_ids))))
-            missing = sorted(set(batch_ids) - found)
-            if missing:
-                raise ValidationError(f"batch_ids: not batches of project {project_id}: {missing}",
-                                      details={"fields": {"batch_ids": [f"unknown: {missing}"]}})
+        _check_scope(session, project_id, batch_ids, task_ids)
     return project, method
 
 

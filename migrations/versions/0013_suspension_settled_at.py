@@ -1,7 +1,7 @@
 """Worker standings remember when a suspension's follow-up (recounts, rejections) completed.
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-04 03:00:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from backend.models.base import UTCDateTime
 
 revision: str = '0013'
-down_revision: str | Sequence[str] | None = '0011'
+down_revision: str | Sequence[str] | None = '0012'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

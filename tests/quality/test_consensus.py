@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 
 from backend.quality.consensus import (
+    ModelParams,
     dawid_skene,
     majority_vote,
     multi_label_consensus,
+    multi_label_fits,
     one_coin_dawid_skene,
     rating_consensus,
     weighted_majority,
@@ -152,6 +154,79 @@ def test_em_keeps_task_and_worker_ids_of_any_kind():
     assert empty.task.size == 0 and empty.posterior.shape == (0, 2)
 
 
+def sparse_crowd(seed: int = 5, n: int = 3000, workers: int = 60, k: int = 3):
+    """Three answers a task from workers of mixed skill: the latent class stays uncertain, EM is slow."""
+    rng = np.random.default_rng(seed)
+    truth = rng.choice(k, n, p=[0.5, 0.3, 0.2][:k] if k == 3 else None)
+    skill = rng.uniform(0.45, 0.95, workers)
+    task = np.repeat(np.arange(n), 3)
+    worker = np.concatenate([rng.choice(workers, 3, replace=False) for _ in range(n)])
+    wrong = (truth[task] + rng.integers(1, k, task.size)) % k
+    return task, worker, np.where(rng.random(task.size) < skill[worker], truth[task], wrong)
+
+
+@pytest.mark.parametrize(("method", "speedup"), [(dawid_skene, 3), (one_coin_dawid_skene, 1)])
+def test_accelerated_em_reaches_plain_ems_optimum_in_fewer_steps(method, speedup):
+    task, worker, value = sparse_crowd()
+    optimum = method(task, worker, value, n_classes=3, posterior_tol=1e-12, max_iter=20_000)
+    fast = method(task, worker, value, n_classes=3, posterior_tol=1e-7, max_iter=20_000)
+    # Plain EM (tol=0: only max_iter stops it), given `speedup` times the steps, is still farther off.
+    plain = method(task, worker, value, n_classes=3, tol=0.0, max_iter=fast.iterations * speedup)
+    assert optimum.converged and fast.converged
+    assert np.abs(fast.posterior - optimum.posterior).max() < np.abs(plain.posterior - optimum.posterior).max()
+    assert np.abs(fast.posterior - optimum.posterior).max() < 1e-5 and (fast.label == optimum.label).all()
+    # ... and it is the optimum plain EM creeps towards from the same start.
+    long_plain = method(task, worker, value, n_classes=3, tol=0.0, max_iter=5_000)
+    assert np.abs(long_plain.posterior - optimum.posterior).max() < 1e-4
+
+
+@pytest.mark.parametrize("method", [dawid_skene, one_coin_dawid_skene])
+def test_a_warm_start_from_a_fit_stays_at_its_optimum(method):
+    task, worker, value = sparse_crowd(n=1000)
+    cold = method(task, worker, value, n_classes=3, posterior_tol=1e-9, max_iter=5000)
+    assert cold.params.worker_ids.tolist() == cold.worker_ids.tolist()
+    assert cold.params.prior.sum() == pytest.approx(1.0)
+    warm = method(task, worker, value, n_classes=3, posterior_tol=1e-9, max_iter=5000, init=cold.params)
+    assert warm.iterations <= 4 < cold.iterations
+    assert np.abs(warm.posterior - cold.posterior).max() < 1e-6
+
+
+def test_a_warm_start_finds_workers_by_id_and_gives_newcomers_the_mean():
+    task, worker, value, truth = expert_and_weak_crowd(n=200)
+    first = dawid_skene(task[:500], worker[:500], value[:500], posterior_tol=1e-8, max_iter=2000)
+    # More tasks, a newcomer (worker 7) and worker ids in another order in the stored fit.
+    order = np.argsort(-first.params.worker_ids)
+    shuffled = ModelParams(first.params.worker_ids[order], first.params.workers[order], first.params.prior)
+    task, worker, value = np.append(task, [200, 200]), np.append(worker, [7, 0]), np.append(value, [1, 1])
+    warm = dawid_skene(task, worker, value, posterior_tol=1e-8, max_iter=2000, init=shuffled)
+    cold = dawid_skene(task, worker, value, posterior_tol=1e-8, max_iter=2000)
+    assert warm.converged and (warm.label == cold.label).all()
+    assert warm.worker_ids.tolist() == [0, 1, 2, 3, 4, 7]
+    assert (warm.label[:200] == truth).mean() >= 0.95
+    # A fit that knows none of the workers is no start at all: the majority vote is used.
+    stranger = ModelParams(np.array([100, 101]), first.params.workers[:2], first.params.prior)
+    assert dawid_skene(task, worker, value, posterior_tol=1e-8, max_iter=2000,
+                       init=stranger).iterations == cold.iterations
+    with pytest.raises(ValueError):
+        dawid_skene(task, worker, value, n_classes=3, init=first.params)  # fitted with two classes
+
+
+def test_multi_label_fits_start_each_label_from_its_own_fit():
+    task = np.repeat(np.arange(300), 3)
+    rng = np.random.default_rng(2)
+    worker = np.concatenate([rng.choice(8, 3, replace=False) for _ in range(300)])
+    truth = rng.random((300, 2)) < 0.4
+    ticked = np.where(rng.random((task.size, 2)) < 0.85, truth[task], ~truth[task])
+    options = {"posterior_tol": 1e-9, "max_iter": 2000}
+    cold = multi_label_fits(task, worker, ticked, "dawid_skene", **options)
+    warm = multi_label_fits(task, worker, ticked, "dawid_skene", init=[cold[0].params, None], **options)
+    assert warm[0].iterations <= 4 < cold[0].iterations and warm[1].iterations == cold[1].iterations
+    for a, b in zip(warm, cold, strict=True):
+        assert (a.label == b.label).all()
+    task_ids, decided, _confidence = multi_label_consensus(task, worker, ticked, method="dawid_skene")
+    assert (decided[:, 0] == (cold[0].label == 1)).all()
+
+
 # --- multi-label and ratings -------------------------------------------------------------------
 
 
@@ -180,6 +255,13 @@ def test_rating_consensus_gives_median_mean_spread_and_count():
     assert result.median.tolist() == [5.0, 2.5]
     assert result.mean.tolist() == pytest.approx([4.0, 2.5])
     assert result.std.tolist() == pytest.approx([np.std([5, 5, 2]), np.std([4, 1, 3, 2])])
+    # On an integer scale: the lower median is a rating somebody gave, the mean rounds half up.
+    assert result.lower_median.tolist() == [5.0, 2.0]
+    assert result.rounded_mean.tolist() == [4.0, 3.0]
+    halves = rating_consensus([1, 1, 2, 2, 3, 3, 3], [3, 4, 1, 2, 2, 2, 3])
+    assert halves.median.tolist() == [3.5, 1.5, 2.0]
+    assert halves.lower_median.tolist() == [3.0, 1.0, 2.0]
+    assert halves.rounded_mean.tolist() == [4.0, 2.0, 2.0]  # 7/3 rounds down
 
 
 # --- structured answers ------------------------------------------------------------------------
