@@ -33,6 +33,7 @@ from ..quality import consensus as algorithms
 from ..quality import structured
 from ..quality.similarity import task_agreement
 from . import consensus_data as data
+from . import consensus_store as store
 from .consensus_data import Scope
 
 # Stored confidences stay within this of the whole-project model's; a smaller move is not a change.
@@ -148,7 +149,7 @@ def _remap(params: algorithms.ModelParams, old: list[str], new: list[str]) -> al
     return algorithms.ModelParams(params.worker_ids, workers, prior / prior.sum())
 
 
-def _warm_init(scope: Scope, warm: bool, answers: int, stored: data.StoredModel | None) -> bool:
+def _warm_init(scope: Scope, warm: bool, answers: int, stored: store.StoredModel | None) -> bool:
     """Whether a run starts from the stored fit (see WARM_START_MIN_ANSWERS)."""
     return warm and stored is not None and not scope.whole and answers >= WARM_START_MIN_ANSWERS
 
@@ -170,7 +171,7 @@ def _choices_model(session: Session, project: Project, method: str, scope: Scope
             .where(WorkerQuality.project_id == project.id, WorkerQuality.gold_answers > 0)).all())
         fit = algorithms.weighted_majority(ans.task, ans.worker, ans.value, weights, n_classes=len(labels))
     else:
-        kept = data.load_model(session, project.id, method, per_label=False)
+        kept = store.load_model(session, project.id, method, per_label=False)
         init = _remap(kept.params[0], kept.labels, labels) if _warm_init(scope, warm, ans.task.size, kept) else None
         fitter = algorithms.dawid_skene if method == "dawid_skene" else algorithms.one_coin_dawid_skene
         fit = fitter(ans.task, ans.worker, ans.value, n_classes=len(labels), init=init, max_iter=MAX_ITER,
@@ -215,7 +216,7 @@ def _choices_model(session: Session, project: Project, method: str, scope: Scope
         result.agreement.append((int(task_id), None))
     result.details = {"fit": details, "revised": int(revised.size), "withdrawn": int(gone.sum())}
     if model is not None:
-        result.stored_after = data.pack_results(_after(stored, task_ids, batch, fit, used, write, gone))
+        result.stored_after = store.pack_results(_after(stored, task_ids, batch, fit, used, write, gone))
     return result
 
 
@@ -249,7 +250,7 @@ def _scope_mask(scope: Scope, task_ids: np.ndarray, batch: np.ndarray) -> np.nda
 def _multi_model(session: Session, project: Project, scope: Scope, warm: bool) -> Plan:
     labels = project.labels
     ticks = data.ticks(session, project.id, labels)
-    kept = data.load_model(session, project.id, "dawid_skene", per_label=True)
+    kept = store.load_model(session, project.id, "dawid_skene", per_label=True)
     init = None
     if _warm_init(scope, warm, ticks.task.size * len(labels), kept):
         by_label = dict(zip(kept.labels, kept.params, strict=True))

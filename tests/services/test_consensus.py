@@ -27,7 +27,7 @@ from backend.models import (
     utcnow,
 )
 from backend.quality.consensus import dawid_skene
-from backend.services import consensus, consensus_data, consensus_plan, datasets
+from backend.services import consensus, consensus_data, consensus_plan, consensus_store, datasets
 from tests.conftest import principal_of
 
 # crowd-kit 1.4.2 calls pandas in ways pandas 3 deprecates; that is not ours to fix.
@@ -335,7 +335,7 @@ def test_a_batch_run_rewrites_earlier_results_only_where_the_refit_changed_them(
     assert model is not None and model.labels == labels and model.answers == 600
     assert np.frombuffer(model.worker_ids, dtype="<i8").tolist() == sorted(workers)
     # The packed copy of the results that the next run compares with is what the database holds.
-    packed = consensus_data.unpack_results(model.results)
+    packed = consensus_store.unpack_results(model.results)
     for name in ("task", "batch", "code", "used", "flagged", "same_method"):
         assert getattr(packed, name).tolist() == getattr(in_database, name).tolist(), name
     assert np.allclose(packed.confidence, in_database.confidence, rtol=0, atol=1e-12)
