@@ -586,3 +586,44 @@ def test_every_method_batch_by_batch_equals_a_fresh_run(task_type, method, proje
         agreement = dict(session.execute(select(Task.id, Task.agreement).where(Task.project_id == project.id)).all())
     assert (model is not None) == (method in ("one_coin", "dawid_skene"))
     assert all(agreement[t] is not None for t in kept)
+
+
+def test_concurrent_runs_are_serialized_and_leave_the_results_of_a_fresh_run(project_factory, manager):
+    """Runs of one project at the same moment (two batch completions, a task run, an on-demand run):
+    each takes its version under the project's lock, and what they leave is a fresh run's results."""
+    import threading
+
+    project = project_factory(labels=["a", "b"], overlap=3, batch_size=40)
+    dataset = datasets.import_items(principal=principal_of(manager), project_id=project.id,
+                                    items=[{"text": f"t{i}"} for i in range(120)])
+    batches = sorted(b.id for b in dataset.batches)
+    workers = list(make_workers(project.organization_id, range(5)).values())
+    with read_session() as session:
+        tasks = session.execute(select(Task.id, Task.batch_id).where(Task.project_id == project.id)).all()
+    rng = np.random.default_rng(1)
+    insert_answers(project.id, [(t, b, w, {"choice": "ab"[int(rng.random() < 0.35)]})
+                                for t, b in tasks for w in rng.choice(workers, 3, replace=False).tolist()])
+    consensus.run_consensus(project_id=project.id, batch_ids=[batches[0]])
+    calls = [{"batch_ids": [batches[1]]}, {"batch_ids": [batches[2]]}, {"task_ids": [tasks[0][0]]}, {}]
+    barrier, errors = threading.Barrier(len(calls)), []
+
+    def run(scope):
+        try:
+            barrier.wait()
+            consensus.run_consensus(project_id=project.id, **scope)
+        except Exception as exc:  # noqa: BLE001  (reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(scope,)) for scope in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with read_session() as session:
+        runs = session.execute(select(ConsensusRun.id, ConsensusRun.version).where(
+            ConsensusRun.project_id == project.id).order_by(ConsensusRun.id)).all()
+    assert [v for _, v in runs] == list(range(1, len(calls) + 2))  # in id order, gap-free
+    kept = stored(project.id)
+    assert len(kept) == 120 and {r.run_id for r in kept.values()} <= {i for i, _ in runs}
+    assert_equals_a_fresh_run(project.id)
