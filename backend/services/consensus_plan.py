@@ -73,11 +73,6 @@ class Plan:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def is_model_based(project: Project, method: str) -> bool:
-    return method in MODEL_METHODS if project.task_type == "single_choice" else (
-        project.task_type == "multi_choice" and method == "dawid_skene")
-
-
 def plan(session: Session, project: Project, method: str, scope: Scope, *, warm: bool = True) -> Plan:
     """Read, compute and compare: what a run of ``method`` over ``scope`` writes. ``warm=False`` never
     starts from the stored fit."""
@@ -192,7 +187,7 @@ def _choices_model(session: Session, project: Project, method: str, scope: Scope
     agreement = _top_share(t_index, ans.value, n, used)
     batch = _task_batch(t_index, ans.batch, n)
 
-    write = _scope_mask(scope, task_ids, batch)
+    write = scope.mask(task_ids, batch)
     pos = np.minimum(np.searchsorted(task_ids, stored.task), max(n - 1, 0))
     present = (pos < n) & (task_ids[pos] == stored.task) if n else np.zeros(stored.task.size, dtype=bool)
     at = pos[present]
@@ -237,11 +232,6 @@ def _after(stored: data.StoredChoices, task_ids, batch, fit, used, write, gone) 
         column(stored.confidence, fit.confidence[write], 0.0), column(stored.used, used[write].astype(np.int64), 0),
         column(stored.flagged, fit.tie[write], True),
         column(stored.same_method, np.ones(int(write.sum()), dtype=bool), True))
-
-
-def _scope_mask(scope: Scope, task_ids: np.ndarray, batch: np.ndarray) -> np.ndarray:
-    """Which of the computed tasks (ascending ids, with their batches) are in scope."""
-    return scope.mask(task_ids, batch)
 
 
 # --- multi_choice, Dawid-Skene per label ---------------------------------------------------------
@@ -307,7 +297,7 @@ def _compare_rows(session: Session, project: Project, method: str, scope: Scope,
     batches = _task_batch(t_index, batch, task_ids.size)
     used = np.bincount(t_index, minlength=task_ids.size)
     stored = data.stored_rows(session, project.id)
-    inside = _scope_mask(scope, task_ids, batches)
+    inside = scope.mask(task_ids, batches)
     out = Plan()
     revised = 0
     for i, task_id in enumerate(task_ids.tolist()):
