@@ -25,7 +25,7 @@ from ..db import is_postgres, read_session, unit_of_work
 from ..errors import ValidationError
 from ..models import Batch, ConsensusResult, ConsensusRun, Event, Project, Task, utcnow
 from . import consensus_data as data
-from . import consensus_plan, review
+from . import consensus_plan, consensus_store, review
 from .access import Principal, ensure_manage
 from .consensus_data import Scope
 from .pagination import Page, decode_cursor, encode_cursor, paginate
@@ -144,8 +144,9 @@ def _store(session, project_id: int, method: str, batch_ids, scope: Scope, plann
     data.write_agreement(session, planned.agreement)
     if planned.model is not None:
         labels, params = planned.model
-        data.save_model(session, project_id=project_id, method=method, run_id=run.id, labels=labels,
-                        params=params, answers=planned.answers, now=now, results=planned.stored_after)
+        consensus_store.save_model(session, project_id=project_id, method=method, run_id=run.id, labels=labels,
+                                   params=params, answers=planned.answers, now=now,
+                                   results=planned.stored_after)
     approved = 0
     if project.auto_approve_consensus:
         approved = review.approve_agreeing(session, project, [r for r in planned.results if r["answers_used"]],

@@ -1,10 +1,11 @@
-"""What a consensus run reads and writes, as arrays: counted answers, stored results, fitted models.
+"""What a consensus run reads and writes, as arrays: counted answers and stored results.
 
 A model-based run reads every counted answer of its project, a million on a large one, so answers
-travel as numpy arrays, never as ORM rows. On PostgreSQL each query is a binary COPY of fixed-width,
-non-null columns that numpy reads in place, with a choice coded in SQL as its position among the
-labels (``array_position``): PostgreSQL decodes the JSON next to the data, Python never sees it. On
-SQLite a plain query does the same, the choice mapped to its code in numpy.
+travel as numpy arrays, never as ORM rows. On PostgreSQL a read is one bytea of fixed-width rows
+that the server packs (``_packed``) and numpy reads in place, with a choice coded in SQL as its
+position among the labels (``array_position``): PostgreSQL decodes the JSON next to the data,
+Python never sees it. Writes bind whole columns as array literals. On SQLite plain queries do the
+same, a choice mapped to its code in numpy.
 
 Every read of answers applies ``COUNTED_SQL`` (submitted, not flagged, not rejected) and leaves
 out answers on control tasks.
@@ -19,14 +20,13 @@ from typing import Any
 
 import numpy as np
 import orjson
-from sqlalchemy import bindparam, insert, text
+from sqlalchemy import bindparam, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from ..db import is_postgres
-from ..models import COUNTED_SQL, Assignment, ConsensusModel, ConsensusResult
+from ..models import COUNTED_SQL, Assignment, ConsensusResult
 from ..models.base import UTCDateTime
-from ..quality.consensus import ModelParams
 
 _ANSWERS = f"FROM assignments WHERE project_id = :p AND {COUNTED_SQL} AND NOT is_gold"
 _ANSWER_TYPE = Assignment.__table__.c.answer.type
@@ -418,72 +418,3 @@ def write_agreement(session: Session, values: Iterable[tuple[int, float | None]]
                 {"ids": array_literal((t for t, _ in part), "int"), "a": array_literal((a for _, a in part), "float")})
         return
     session.execute(text("UPDATE tasks SET agreement = :a WHERE id = :id"), [{"id": t, "a": a} for t, a in values])
-
-
-# --- fitted models ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StoredModel:
-    """A method's last fit: its labels, one ModelParams per part, the run that made it, and (single_choice)
-    the project's stored results right after that run."""
-
-    labels: list[str]
-    params: list[ModelParams]
-    run_id: int
-    results: StoredChoices | None
-
-
-_PACKED_RESULTS = np.dtype([("task", "<i8"), ("batch", "<i4"), ("code", "<i2"), ("confidence", "<f8"),
-                            ("used", "<i4"), ("flagged", "?"), ("same", "?")])
-
-
-def pack_results(stored: StoredChoices) -> bytes:
-    packed = np.empty(stored.task.size, dtype=_PACKED_RESULTS)
-    for name, values in (("task", stored.task), ("batch", stored.batch), ("code", stored.code),
-                         ("confidence", stored.confidence), ("used", stored.used), ("flagged", stored.flagged),
-                         ("same", stored.same_method)):
-        packed[name] = values
-    return packed.tobytes()
-
-
-def unpack_results(blob: bytes) -> StoredChoices:
-    packed = np.frombuffer(blob, dtype=_PACKED_RESULTS)
-    return StoredChoices(*(packed[name].astype(kind) for name, kind in (
-        ("task", np.int64), ("batch", np.int64), ("code", np.int64), ("confidence", np.float64), ("used", np.int64),
-        ("flagged", bool), ("same", bool))))
-
-
-def load_model(session: Session, project_id: int, method: str, *, per_label: bool) -> StoredModel | None:
-    """The stored fit of a method (one part, or with ``per_label`` one two-class part per label)."""
-    row = session.get(ConsensusModel, (project_id, method))
-    if row is None:
-        return None
-    worker_ids = np.frombuffer(row.worker_ids, dtype="<i8")
-    priors = np.frombuffer(row.priors, dtype="<f8")
-    parts = len(row.labels) if per_label else 1
-    if not parts:
-        return None
-    k = priors.size // parts
-    workers = np.frombuffer(row.workers, dtype="<f8").reshape(parts, worker_ids.size, -1)
-    shape = (worker_ids.size, k, k) if workers.shape[2] == k * k else (worker_ids.size,)
-    params = [ModelParams(worker_ids, workers[i].reshape(shape), priors.reshape(parts, k)[i]) for i in range(parts)]
-    results = unpack_results(row.results) if row.results is not None else None
-    return StoredModel(list(row.labels), params, row.run_id, results)
-
-
-def save_model(session: Session, *, project_id: int, method: str, run_id: int, labels: Sequence[str],
-               params: Sequence[ModelParams], answers: int, now, results: bytes | None = None) -> None:
-    """Keep a fit's parameters for the next run's warm start; all parts must share their workers."""
-    worker_ids = np.asarray(params[0].worker_ids, dtype="<i8")
-    values = {"run_id": run_id, "labels": list(labels), "worker_ids": worker_ids.tobytes(),
-              "workers": np.stack([np.asarray(p.workers, dtype="<f8").reshape(worker_ids.size, -1)
-                                   for p in params]).tobytes(),
-              "priors": np.stack([np.asarray(p.prior, dtype="<f8") for p in params]).tobytes(),
-              "answers": answers, "results": results, "updated_at": now}
-    row = session.get(ConsensusModel, (project_id, method))
-    if row is None:
-        session.execute(insert(ConsensusModel), [{"project_id": project_id, "method": method, **values}])
-    else:
-        for key, value in values.items():
-            setattr(row, key, value)

@@ -33,6 +33,7 @@ from ..quality import consensus as algorithms
 from ..quality import structured
 from ..quality.similarity import task_agreement
 from . import consensus_data as data
+from . import consensus_store as store
 from .consensus_data import Scope
 
 # Stored confidences stay within this of the whole-project model's; a smaller move is not a change.
@@ -70,11 +71,6 @@ class Plan:
     stored_after: bytes | None = None  # single_choice: the project's results once this plan is written
     answers: int = 0
     details: dict[str, Any] = field(default_factory=dict)
-
-
-def is_model_based(project: Project, method: str) -> bool:
-    return method in MODEL_METHODS if project.task_type == "single_choice" else (
-        project.task_type == "multi_choice" and method == "dawid_skene")
 
 
 def plan(session: Session, project: Project, method: str, scope: Scope, *, warm: bool = True) -> Plan:
@@ -148,7 +144,7 @@ def _remap(params: algorithms.ModelParams, old: list[str], new: list[str]) -> al
     return algorithms.ModelParams(params.worker_ids, workers, prior / prior.sum())
 
 
-def _warm_init(scope: Scope, warm: bool, answers: int, stored: data.StoredModel | None) -> bool:
+def _warm_init(scope: Scope, warm: bool, answers: int, stored: store.StoredModel | None) -> bool:
     """Whether a run starts from the stored fit (see WARM_START_MIN_ANSWERS)."""
     return warm and stored is not None and not scope.whole and answers >= WARM_START_MIN_ANSWERS
 
@@ -170,7 +166,7 @@ def _choices_model(session: Session, project: Project, method: str, scope: Scope
             .where(WorkerQuality.project_id == project.id, WorkerQuality.gold_answers > 0)).all())
         fit = algorithms.weighted_majority(ans.task, ans.worker, ans.value, weights, n_classes=len(labels))
     else:
-        kept = data.load_model(session, project.id, method, per_label=False)
+        kept = store.load_model(session, project.id, method, per_label=False)
         init = _remap(kept.params[0], kept.labels, labels) if _warm_init(scope, warm, ans.task.size, kept) else None
         fitter = algorithms.dawid_skene if method == "dawid_skene" else algorithms.one_coin_dawid_skene
         fit = fitter(ans.task, ans.worker, ans.value, n_classes=len(labels), init=init, max_iter=MAX_ITER,
@@ -191,7 +187,7 @@ def _choices_model(session: Session, project: Project, method: str, scope: Scope
     agreement = _top_share(t_index, ans.value, n, used)
     batch = _task_batch(t_index, ans.batch, n)
 
-    write = _scope_mask(scope, task_ids, batch)
+    write = scope.mask(task_ids, batch)
     pos = np.minimum(np.searchsorted(task_ids, stored.task), max(n - 1, 0))
     present = (pos < n) & (task_ids[pos] == stored.task) if n else np.zeros(stored.task.size, dtype=bool)
     at = pos[present]
@@ -215,7 +211,7 @@ def _choices_model(session: Session, project: Project, method: str, scope: Scope
         result.agreement.append((int(task_id), None))
     result.details = {"fit": details, "revised": int(revised.size), "withdrawn": int(gone.sum())}
     if model is not None:
-        result.stored_after = data.pack_results(_after(stored, task_ids, batch, fit, used, write, gone))
+        result.stored_after = store.pack_results(_after(stored, task_ids, batch, fit, used, write, gone))
     return result
 
 
@@ -238,18 +234,13 @@ def _after(stored: data.StoredChoices, task_ids, batch, fit, used, write, gone) 
         column(stored.same_method, np.ones(int(write.sum()), dtype=bool), True))
 
 
-def _scope_mask(scope: Scope, task_ids: np.ndarray, batch: np.ndarray) -> np.ndarray:
-    """Which of the computed tasks (ascending ids, with their batches) are in scope."""
-    return scope.mask(task_ids, batch)
-
-
 # --- multi_choice, Dawid-Skene per label ---------------------------------------------------------
 
 
 def _multi_model(session: Session, project: Project, scope: Scope, warm: bool) -> Plan:
     labels = project.labels
     ticks = data.ticks(session, project.id, labels)
-    kept = data.load_model(session, project.id, "dawid_skene", per_label=True)
+    kept = store.load_model(session, project.id, "dawid_skene", per_label=True)
     init = None
     if _warm_init(scope, warm, ticks.task.size * len(labels), kept):
         by_label = dict(zip(kept.labels, kept.params, strict=True))
@@ -306,7 +297,7 @@ def _compare_rows(session: Session, project: Project, method: str, scope: Scope,
     batches = _task_batch(t_index, batch, task_ids.size)
     used = np.bincount(t_index, minlength=task_ids.size)
     stored = data.stored_rows(session, project.id)
-    inside = _scope_mask(scope, task_ids, batches)
+    inside = scope.mask(task_ids, batches)
     out = Plan()
     revised = 0
     for i, task_id in enumerate(task_ids.tolist()):

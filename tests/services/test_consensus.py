@@ -27,7 +27,7 @@ from backend.models import (
     utcnow,
 )
 from backend.quality.consensus import dawid_skene
-from backend.services import consensus, consensus_data, consensus_plan, datasets
+from backend.services import consensus, consensus_data, consensus_plan, consensus_store, datasets
 from tests.conftest import principal_of
 
 # crowd-kit 1.4.2 calls pandas in ways pandas 3 deprecates; that is not ours to fix.
@@ -335,7 +335,7 @@ def test_a_batch_run_rewrites_earlier_results_only_where_the_refit_changed_them(
     assert model is not None and model.labels == labels and model.answers == 600
     assert np.frombuffer(model.worker_ids, dtype="<i8").tolist() == sorted(workers)
     # The packed copy of the results that the next run compares with is what the database holds.
-    packed = consensus_data.unpack_results(model.results)
+    packed = consensus_store.unpack_results(model.results)
     for name in ("task", "batch", "code", "used", "flagged", "same_method"):
         assert getattr(packed, name).tolist() == getattr(in_database, name).tolist(), name
     assert np.allclose(packed.confidence, in_database.confidence, rtol=0, atol=1e-12)
@@ -586,3 +586,44 @@ def test_every_method_batch_by_batch_equals_a_fresh_run(task_type, method, proje
         agreement = dict(session.execute(select(Task.id, Task.agreement).where(Task.project_id == project.id)).all())
     assert (model is not None) == (method in ("one_coin", "dawid_skene"))
     assert all(agreement[t] is not None for t in kept)
+
+
+def test_concurrent_runs_are_serialized_and_leave_the_results_of_a_fresh_run(project_factory, manager):
+    """Runs of one project at the same moment (two batch completions, a task run, an on-demand run):
+    each takes its version under the project's lock, and what they leave is a fresh run's results."""
+    import threading
+
+    project = project_factory(labels=["a", "b"], overlap=3, batch_size=40)
+    dataset = datasets.import_items(principal=principal_of(manager), project_id=project.id,
+                                    items=[{"text": f"t{i}"} for i in range(120)])
+    batches = sorted(b.id for b in dataset.batches)
+    workers = list(make_workers(project.organization_id, range(5)).values())
+    with read_session() as session:
+        tasks = session.execute(select(Task.id, Task.batch_id).where(Task.project_id == project.id)).all()
+    rng = np.random.default_rng(1)
+    insert_answers(project.id, [(t, b, w, {"choice": "ab"[int(rng.random() < 0.35)]})
+                                for t, b in tasks for w in rng.choice(workers, 3, replace=False).tolist()])
+    consensus.run_consensus(project_id=project.id, batch_ids=[batches[0]])
+    calls = [{"batch_ids": [batches[1]]}, {"batch_ids": [batches[2]]}, {"task_ids": [tasks[0][0]]}, {}]
+    barrier, errors = threading.Barrier(len(calls)), []
+
+    def run(scope):
+        try:
+            barrier.wait()
+            consensus.run_consensus(project_id=project.id, **scope)
+        except Exception as exc:  # noqa: BLE001  (reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(scope,)) for scope in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with read_session() as session:
+        runs = session.execute(select(ConsensusRun.id, ConsensusRun.version).where(
+            ConsensusRun.project_id == project.id).order_by(ConsensusRun.id)).all()
+    assert [v for _, v in runs] == list(range(1, len(calls) + 2))  # in id order, gap-free
+    kept = stored(project.id)
+    assert len(kept) == 120 and {r.run_id for r in kept.values()} <= {i for i, _ in runs}
+    assert_equals_a_fresh_run(project.id)
