@@ -56,10 +56,18 @@ def peak_rss_mb(who: str = "self") -> float:
 
 def load_quality_module(name: str):
     """backend/quality/<name>.py loaded from its file: importing it through `backend` would also import
-    Flask and SQLAlchemy (backend/__init__.py), which has nothing to do with a computation's memory."""
+    Flask and SQLAlchemy (backend/__init__.py), which has nothing to do with a computation's memory.
+    The module is loaded into a stand-in package for backend/quality, so that its relative imports
+    (``from . import em``) find their siblings the same way."""
     import importlib.util
+    import types
 
-    spec = importlib.util.spec_from_file_location(name, ROOT / "backend" / "quality" / f"{name}.py")
+    package = sys.modules.get("bench_quality")
+    if package is None:
+        package = types.ModuleType("bench_quality")
+        package.__path__ = [str(ROOT / "backend" / "quality")]
+        sys.modules["bench_quality"] = package
+    spec = importlib.util.spec_from_file_location(f"bench_quality.{name}", ROOT / "backend" / "quality" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while it executes
     spec.loader.exec_module(module)
