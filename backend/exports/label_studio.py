@@ -130,7 +130,8 @@ def _task(row: dict, project: dict, options: WriteOptions) -> dict:
         annotations.append(reference)
     predictions = []
     consensus = row["consensus"]
-    if consensus is not None:
+    # A withdrawn result (every answer of the task rejected) has no answer to predict.
+    if consensus is not None and consensus.get("answer") is not None:
         result, skipped = _result(task_type, consensus["answer"], data, project, size)
         omitted += skipped
         predictions.append(

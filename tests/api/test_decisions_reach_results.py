@@ -348,3 +348,28 @@ def test_a_suspension_cut_short_by_a_crash_is_settled_by_the_periodic_job(projec
         rejected = session.query(Assignment).filter_by(worker_id=suspect_id, review_status="rejected").count()
     assert rejected == 2
     assert worker_jobs.settle_suspensions() == 0  # settled once; nothing is due any more
+
+
+@pytest.mark.parametrize("fmt", ["label_studio", "jsonl", "csv", "parquet", "spacy", "conll"])
+def test_a_task_whose_every_answer_was_rejected_exports_without_a_consensus(
+        fmt, project_factory, manager, mgr, crowd, run_jobs):
+    kind = {"spacy": "text_spans", "conll": "text_spans"}.get(fmt, "single_choice")
+    fields = {"task_type": kind, "labels": ["PER", "LOC"]} if kind == "text_spans" else {}
+    project = project_factory(overlap=1, consensus_method="span_vote" if kind == "text_spans" else "majority",
+                              **fields)
+    fill(manager, project, [{"text": "Ada Lovelace"}])
+    (worker,) = crowd(1)
+    lease = worker.post(f"/api/v1/projects/{project.id}/assignments").json
+    given = {"spans": [{"start": 0, "end": 3, "label": "PER"}]} if kind == "text_spans" else {"choice": "pos"}
+    assert worker.post(f"/api/v1/assignments/{lease['id']}/submit", json={"answer": given}).status_code == 200
+    run_jobs()
+    reject(mgr, lease["id"])
+    run_jobs()
+    (result,) = mgr.get(f"/api/v1/projects/{project.id}/results").json["items"]
+    assert result["consensus"]["answer"] is None and result["consensus"]["answers_used"] == 0
+    export = mgr.post(f"/api/v1/projects/{project.id}/exports", json={"format": fmt})
+    assert export.status_code == 202, export.json
+    run_jobs()
+    state = mgr.get(f"/api/v1/exports/{export.json['export']['id']}").json
+    assert state["status"] == "ready", state
+    assert mgr.get(f"/api/v1/exports/{export.json['export']['id']}/download").status_code == 200
