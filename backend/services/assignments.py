@@ -29,7 +29,7 @@ from ..db import is_postgres, read_session, unit_of_work
 from ..errors import Conflict, Forbidden, NotFound
 from ..models import Assignment, Project, Task, Worker, utcnow
 from ..models.base import JSONType, utc_param
-from . import budget, quality, workforce, workload
+from . import budget, counting, quality, workforce, workload
 from .access import Principal, ensure_view
 from .completion import finish_task
 from .picking import TaskView, expire_stale_leases, pick_gold, pick_task
@@ -393,6 +393,8 @@ def release_assignment(*, assignment_id: int, actor: Actor, reason: str | None =
             assignment.release_reason = (reason or "")[:500] or None
             task.leased_count -= 1
             budget.uncommit(session, assignment.project_id, assignment.reward_amount)
+            session.flush()
+            counting.complete_if_full(session, task.id, now=now)
         session.flush()
         return _load_lease(session, assignment.id, created=False)
 

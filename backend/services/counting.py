@@ -74,7 +74,7 @@ def recount(session: Session, project: Project, task_ids: Iterable[int], *, now:
         in_chunk = _T.c.id.in_(chunk)
         session.execute(update(_T).where(in_chunk, _T.c.status != "gold").values(answer_count=counted_answers))
         moved = session.execute(select(_T.c.id, _T.c.batch_id, _T.c.status, _T.c.answer_count,
-                                       _T.c.required_overlap).where(
+                                       _T.c.required_overlap, _T.c.leased_count).where(
             in_chunk, ((_T.c.status == "complete") & (_T.c.answer_count < _T.c.required_overlap))
             | ((_T.c.status == "open") & (_T.c.answer_count >= _T.c.required_overlap)))
             .order_by(_T.c.id)).all()
@@ -83,7 +83,9 @@ def recount(session: Session, project: Project, task_ids: Iterable[int], *, now:
             _reopen(session, project, reopen, now=now)
             out.reopened += [t.id for t in reopen]
         # Open and full: a reopened task whose answers count again (a reversal, a lifted suspension).
-        for task in (t for t in moved if t.status == "open"):
+        # One with a live lease (a replacement being worked on) completes when that answer comes in,
+        # or when the lease ends (``complete_if_full``), so its worker is never refused the work.
+        for task in (t for t in moved if t.status == "open" and not t.leased_count):
             out.batches_completed += finish_task(session, project, task_id=task.id, batch_id=task.batch_id,
                                                  answers=task.answer_count, required=task.required_overlap,
                                                  now=now)
@@ -95,6 +97,21 @@ def recount(session: Session, project: Project, task_ids: Iterable[int], *, now:
             kind="results.stale", project_id=project.id, created_at=now,
             payload={"task_ids": sorted(out.stale_results)}))
     return out
+
+
+def complete_if_full(session: Session, task_id: int, *, now: datetime) -> bool:
+    """A lease of a task ended (released, expired): complete the task if it is open, has all the
+    answers it needs and no other lease (a reversal filled it while the lease was live). The caller
+    holds the task lock. Returns whether its batch completed."""
+    task = session.execute(select(_T.c.id, _T.c.project_id, _T.c.batch_id, _T.c.answer_count,
+                                  _T.c.required_overlap).where(
+        _T.c.id == task_id, _T.c.status == "open", _T.c.leased_count == 0,
+        _T.c.answer_count >= _T.c.required_overlap)).first()
+    if task is None:
+        return False
+    project = session.get(Project, task.project_id)
+    return finish_task(session, project, task_id=task.id, batch_id=task.batch_id, answers=task.answer_count,
+                       required=task.required_overlap, now=now)
 
 
 def _reopen(session: Session, project: Project, tasks: list, *, now: datetime) -> None:

@@ -45,6 +45,9 @@ def expire_stale_leases(session: Session, task_id: int, now: datetime) -> int:
              "WHERE id = :task_id"), {"n": len(rows), "task_id": task_id})
     if rows:
         budget.uncommit(session, rows[0].project_id, sum(r.reward_amount for r in rows))
+        from .counting import complete_if_full  # counting -> completion -> quality: imported when needed
+
+        complete_if_full(session, task_id, now=now)
     return len(rows)
 
 

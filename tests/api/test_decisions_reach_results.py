@@ -373,3 +373,28 @@ def test_a_task_whose_every_answer_was_rejected_exports_without_a_consensus(
     state = mgr.get(f"/api/v1/exports/{export.json['export']['id']}").json
     assert state["status"] == "ready", state
     assert mgr.get(f"/api/v1/exports/{export.json['export']['id']}/download").status_code == 200
+
+
+@pytest.mark.parametrize("then", ["submit", "release"])
+def test_a_replacement_at_work_when_the_rejection_is_reversed_is_never_refused(
+        then, project_factory, manager, mgr, crowd, run_jobs):
+    project = project_factory(overlap=2, consensus_method="majority")
+    fill(manager, project, [{"text": "one"}])
+    a, b, replacement = crowd(3)
+    answer(a, project.id, "pos")
+    second = answer(b, project.id, "pos")
+    with read_session() as session:
+        task_id = session.get(Assignment, second).task_id
+    reject(mgr, second)
+    lease = replacement.post(f"/api/v1/projects/{project.id}/assignments")
+    assert lease.status_code == 201
+    assert mgr.post(f"/api/v1/assignments/{second}/approve", json={}).status_code == 200
+    # Full again, but the replacement holds a live lease: the task waits for it.
+    assert task_state(task_id) == ("open", 2, False)
+    if then == "submit":
+        done = replacement.post(f"/api/v1/assignments/{lease.json['id']}/submit", json={"answer": {"choice": "neg"}})
+        assert done.status_code == 200, done.json
+        assert task_state(task_id) == ("complete", 3, True)
+    else:
+        assert replacement.post(f"/api/v1/assignments/{lease.json['id']}/release").status_code == 200
+        assert task_state(task_id) == ("complete", 2, True)
