@@ -45,7 +45,7 @@ def list_projects(args):
 # from workers until it is named here.
 WORKER_FIELDS = ("id", "organization_id", "name", "instructions", "task_type", "labels", "min", "max", "text_field",
                  "image_field", "max_length", "lease_seconds", "max_active_leases", "max_answers_per_worker_per_day",
-                 "reward", "status", "created_at", "updated_at")
+                 "reward", "status", "created_at", "updated_at", "questions", "display")
 
 
 def _for(principal, project):

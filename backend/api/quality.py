@@ -56,7 +56,7 @@ def project_agreement(project_id: int):
     body, report = _report(project_id)
     report = report or {}
     body.update(project=report.get("project"), batches=report.get("batches", []), labels=report.get("labels", []),
-                daily=report.get("daily", []))
+                daily=report.get("daily", []), questions=report.get("questions", {}))
     return body
 
 

@@ -40,8 +40,11 @@ class Project(Base):
     name: Mapped[str] = mapped_column(String(200))
     instructions: Mapped[str] = mapped_column(Text, default="")
     task_type: Mapped[str] = mapped_column(String(32))
-    # The label schema: labels, min/max, text_field, image_field, max_length.
+    # The label schema: labels, min/max, text_field, image_field, max_length; for a form (task_type
+    # "form"), {"questions": [...]} (backend.questions).
     label_config: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # How task data fields are shown: [{"field", "as"}] (text, markdown, html, image, audio, chat...).
+    display: Mapped[list[dict[str, str]] | None] = mapped_column(JSONType)
     # Overlap in hundredths so that 2.5 is exact: 250.
     overlap_centi: Mapped[int] = mapped_column(Integer)
     max_overlap: Mapped[int] = mapped_column(Integer)

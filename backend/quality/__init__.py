@@ -14,26 +14,23 @@ from .agreement import (
 )
 from .multilabel import masi_distance, mean_jaccard, mean_masi_agreement, multi_label_alpha
 from .similarity import (
-    answer_similarity,
     box_f1,
     box_iou,
-    gold_score,
+    jaccard,
     levenshtein,
     span_f1,
-    task_agreement,
     text_similarity,
 )
 
 __all__ = [
     "LEVELS",
     "KappaResult",
-    "answer_similarity",
     "bootstrap_ci",
     "box_f1",
     "box_iou",
     "cohen_kappa",
     "fleiss_kappa",
-    "gold_score",
+    "jaccard",
     "krippendorff_alpha",
     "levenshtein",
     "masi_distance",
@@ -44,7 +41,6 @@ __all__ = [
     "per_task_top_share",
     "percent_agreement",
     "span_f1",
-    "task_agreement",
     "text_similarity",
     "worker_agreement",
 ]

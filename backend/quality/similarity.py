@@ -1,4 +1,4 @@
-"""How alike two answers are, per task type, on answer dicts as the API stores them.
+"""How alike two answers are: the measures the question kinds (backend.questions) use.
 
 single_choice ``{"choice": str}``, multi_choice ``{"choices": [str]}``, rating ``{"value": int}``,
 bounding_boxes ``{"boxes": [{"label", "x", "y", "width", "height"}]}`` (pixels),
@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from itertools import combinations
 from typing import Any
 
 # Longer free texts are compared on their first characters only when both exceed this.
 TEXT_CAP = 2000
 
 
-def _jaccard(a: set, b: set) -> float:
+def jaccard(a: set, b: set) -> float:
+    """|a & b| / |a | b|; two empty sets agree fully."""
     union = a | b
     return len(a & b) / len(union) if union else 1.0
 
@@ -118,57 +118,3 @@ def text_similarity(a: str, b: str) -> float:
         a, b = a[:TEXT_CAP], b[:TEXT_CAP]
     longest = max(len(a), len(b))
     return 1.0 - levenshtein(a, b) / longest if longest else 1.0
-
-
-def _rating_similarity(a: float, b: float, config: Mapping[str, Any]) -> float:
-    span = config["max"] - config["min"]
-    if span <= 0:
-        return 1.0 if a == b else 0.0
-    return min(1.0, max(0.0, 1.0 - abs(a - b) / span))
-
-
-def answer_similarity(task_type: str, a: Mapping[str, Any], b: Mapping[str, Any], config: Mapping[str, Any]) -> float:
-    """Similarity in [0, 1] of two answers of ``task_type``. Raises ValueError for an unknown type."""
-    if task_type == "single_choice":
-        return 1.0 if a["choice"] == b["choice"] else 0.0
-    if task_type == "multi_choice":
-        return _jaccard(set(a["choices"]), set(b["choices"]))
-    if task_type == "rating":
-        return _rating_similarity(a["value"], b["value"], config)
-    if task_type == "bounding_boxes":
-        return box_f1(a["boxes"], b["boxes"], config.get("iou_threshold", 0.5))
-    if task_type == "text_spans":
-        return span_f1(a["spans"], b["spans"])
-    if task_type == "free_text":
-        return text_similarity(a["text"], b["text"])
-    raise ValueError(f"unknown task type {task_type!r}")
-
-
-def task_agreement(task_type: str, answers: Sequence[Mapping[str, Any]], config: Mapping[str, Any]) -> float | None:
-    """Agreement among one task's answers; None with fewer than 2.
-
-    single_choice and rating: share of the most common answer. Other types: mean pairwise similarity.
-    """
-    if len(answers) < 2:
-        return None
-    if task_type in ("single_choice", "rating"):
-        field = "choice" if task_type == "single_choice" else "value"
-        return Counter(answer[field] for answer in answers).most_common(1)[0][1] / len(answers)
-    scores = [answer_similarity(task_type, a, b, config) for a, b in combinations(answers, 2)]
-    return sum(scores) / len(scores)
-
-
-def gold_score(
-    task_type: str,
-    answer: Mapping[str, Any],
-    gold: Mapping[str, Any],
-    config: Mapping[str, Any],
-    rating_tolerance: float | None = 0,
-) -> float:
-    """Score in [0, 1] of an answer against the gold answer.
-
-    Like answer_similarity, except that a rating scores 1.0 within ``rating_tolerance`` of gold, else 0.0.
-    """
-    if task_type == "rating":
-        return 1.0 if abs(answer["value"] - gold["value"]) <= (rating_tolerance or 0) else 0.0
-    return answer_similarity(task_type, answer, gold, config)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from marshmallow import Schema, fields, pre_dump, validate
 
 from ..models import ASSIGNMENT_STATUSES, REVIEW_STATUSES
+from ..questions import FORM, form_of
+from ..questions.display import rendered
 from .common import MAX_ID, MoneySchema, PageArgsSchema, ResponseSchema
 from .projects import TaskSchema
 
@@ -12,10 +14,13 @@ _LABEL_FIELDS = ("labels", "min", "max", "text_field", "image_field", "max_lengt
 
 
 class LeasedTaskSchema(ResponseSchema):
+    optional = ("rendered",)  # in a lease; the worker's history leaves it out
     id = fields.Integer()
     batch_id = fields.Integer()
     external_id = fields.String(allow_none=True)
     data = fields.Dict()
+    rendered = fields.Dict(metadata={
+        "description": "Safe HTML of the data fields the project shows as markdown or html, by field"})
 
 
 class LabelingProjectSchema(ResponseSchema):
@@ -34,6 +39,10 @@ class LabelingProjectSchema(ResponseSchema):
     text_field = fields.String()
     image_field = fields.String()
     max_length = fields.Integer()
+    questions = fields.List(fields.Dict(), metadata={
+        "description": "What to ask, in order: [{name, kind, title, required, when, ...}]; an old project's one "
+                       "question is named answer"})
+    display = fields.List(fields.Dict(), metadata={"description": "How data fields are shown: [{field, as}]"})
 
 
 class AssignmentSchema(ResponseSchema):
@@ -60,7 +69,11 @@ class AssignmentSchema(ResponseSchema):
         a, task, project = lease.assignment, lease.task, lease.project
         labeling = {"id": project.id, "name": project.name, "task_type": project.task_type,
                     "instructions": project.instructions, "lease_seconds": project.lease_seconds}
-        labeling.update({k: project.label_config[k] for k in _LABEL_FIELDS if k in project.label_config})
+        form = form_of(project)
+        if project.task_type != FORM:
+            labeling.update({k: project.label_config[k] for k in _LABEL_FIELDS if k in project.label_config})
+        labeling["questions"] = [q.as_dict() for q in form.questions]
+        labeling["display"] = form.display
         return {
             "id": a.id, "status": a.status, "project_id": a.project_id, "batch_id": a.batch_id,
             "worker_id": a.worker_id, "leased_at": a.leased_at, "expires_at": a.expires_at,
@@ -69,7 +82,8 @@ class AssignmentSchema(ResponseSchema):
             "reward": {"amount": a.reward_amount, "currency": a.reward_currency},
             "review_status": a.review_status, "review_reason": a.review_reason, "reviewed_at": a.reviewed_at,
             # Gold answers are never part of what a worker receives.
-            "task": {"id": task.id, "batch_id": task.batch_id, "external_id": task.external_id, "data": task.data},
+            "task": {"id": task.id, "batch_id": task.batch_id, "external_id": task.external_id, "data": task.data,
+                     "rendered": rendered(form.display, task.data)},
             "project": labeling,
         }
 

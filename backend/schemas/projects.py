@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, pre_dump, pre_load, validate
 
 from ..models import BATCH_STATUSES, MAX_AMOUNT, PAYMENT_FIELDS, PROJECT_STATUSES, TASK_TYPES
+from ..questions import DISPLAY_AS, FORM, KINDS, MAX_QUESTIONS, form_of
 from .common import ID, JobSchema, MoneySchema, PageArgsSchema, ResponseSchema
 
 _LABEL_FIELDS = ("labels", "min", "max", "text_field", "image_field", "max_length")
@@ -22,7 +23,13 @@ class QualificationSchema(Schema):
 class _ProjectFields(Schema):
     name = fields.String(validate=validate.Length(min=1, max=200))
     instructions = fields.String(validate=validate.Length(max=100_000), metadata={"format": "markdown"})
-    task_type = fields.String(validate=validate.OneOf(TASK_TYPES))
+    task_type = fields.String(validate=validate.OneOf((*TASK_TYPES, FORM)), metadata={
+        "description": "The one question's kind, for a project made the old way; \"form\" for a form"})
+    questions = fields.List(fields.Dict(), validate=validate.Length(min=1, max=MAX_QUESTIONS), metadata={
+        "description": "A form: [{name, kind, title, required, when, ...the kind's fields}]; kinds: "
+                       + ", ".join(KINDS) + ". See docs/FORMS.md."})
+    display = fields.List(fields.Dict(), allow_none=True, validate=validate.Length(max=MAX_QUESTIONS), metadata={
+        "description": "How data fields are shown: [{field, as}], as one of " + ", ".join(DISPLAY_AS)})
     labels = fields.List(fields.String(), allow_none=True)
     min = fields.Integer(strict=True, allow_none=True, metadata={"description": "rating: lowest value"})
     max = fields.Integer(strict=True, allow_none=True, metadata={"description": "rating: highest value"})
@@ -72,7 +79,6 @@ class _ProjectFields(Schema):
 
 class ProjectCreateSchema(_ProjectFields):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    task_type = fields.String(required=True, validate=validate.OneOf(TASK_TYPES))
     organization_id = fields.Integer(load_default=None, metadata={"description": "admins only"})
 
 
@@ -94,7 +100,7 @@ class ProjectSchema(ResponseSchema, _ProjectFields):
     # label fields of its task type only.
     optional = (*(name for name in _ProjectFields._declared_fields if name not in (
         "name", "instructions", "task_type", "lease_seconds", "max_active_leases", "max_answers_per_worker_per_day",
-        "reward", "status")),)
+        "reward", "status", "questions", "display")),)
 
     id = fields.Integer()
     organization_id = fields.Integer()
@@ -112,9 +118,12 @@ class ProjectSchema(ResponseSchema, _ProjectFields):
             "consensus_method", *PAYMENT_FIELDS)}
         out["overlap"] = project.overlap
         out["reward"] = {"amount": project.reward_amount, "currency": project.reward_currency}
-        for key in _LABEL_FIELDS:
-            if key in project.label_config:
-                out[key] = project.label_config[key]
+        if project.task_type != FORM:
+            for key in _LABEL_FIELDS:
+                if key in project.label_config:
+                    out[key] = project.label_config[key]
+        out["questions"] = [q.as_dict() for q in form_of(project).questions]
+        out["display"] = project.display or []
         return out
 
 

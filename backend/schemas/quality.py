@@ -17,6 +17,9 @@ class AgreementReportSchema(ResponseSchema):
     batches = fields.List(fields.Dict())
     labels = fields.List(fields.Dict())
     daily = fields.List(fields.Dict())
+    questions = fields.Dict(metadata={
+        "description": "Per question, by name: kind, answers and the same figures (project, batches, labels, "
+                       "workers); rankings add kendall_w and mean_kendall_tau"})
 
 
 class WorkerAgreementSchema(ResponseSchema):

@@ -29,14 +29,14 @@ from ..models import (
 )
 from ..quality import agreement as metrics
 from ..quality import multilabel
-from ..quality.similarity import task_agreement
+from ..questions import FORM, MULTI_CHOICE, form_of
 from .access import Principal, ensure_manage
+from .consensus_plan import View
 
 # Below this many answers a missing report is computed in the request itself.
 INLINE_ANSWERS = 20_000
 BOOTSTRAP_SAMPLES = 200
 TOP_WORKERS = 10
-CATEGORICAL = {"single_choice", "rating"}
 
 
 def _answers(session, project_id: int) -> list[tuple]:
@@ -69,12 +69,12 @@ def _categorical_figures(task: np.ndarray, value: np.ndarray, level: str, ci: bo
     return figures
 
 
-def _encode(project: Project, rows: list[tuple]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """task, worker, batch and value arrays for the categorical task types."""
+def _encode(project: View, rows: list[tuple]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """task, worker, batch and value arrays for the categorical kinds."""
     task = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     worker = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
     batch = np.fromiter((r[2] for r in rows), dtype=np.int64, count=len(rows))
-    if project.task_type == "single_choice":
+    if project.kind.agreement == "nominal":
         index = {label: i for i, label in enumerate(project.labels)}
         value = np.fromiter((index.get(r[3]["choice"], -1) for r in rows), dtype=np.int64, count=len(rows))
         # Answers with a label since removed from the schema are left out.
@@ -94,26 +94,13 @@ def compute_report(*, project_id: int, job_id: str | None = None) -> dict[str, A
         gold = dict(session.execute(
             select(WorkerQuality.worker_id, WorkerQuality.gold_score / WorkerQuality.gold_answers)
             .where(WorkerQuality.project_id == project_id, WorkerQuality.gold_answers > 0)).all())
-    report: dict[str, Any] = {"task_type": project.task_type, "answers": len(rows)}
-    if project.task_type in CATEGORICAL:
-        task, worker, batch, value = _encode(project, rows)
-        levels = ["nominal"] if project.task_type == "single_choice" else ["interval", "ordinal"]
-        report["project"] = _categorical_figures(task, value, levels[0], ci=True)
-        for extra in levels[1:]:
-            report["project"][f"alpha_{extra}"] = _clean(metrics.krippendorff_alpha(task, value, level=extra)) \
-                if len(task) else None
-        report["batches"] = [{"batch_id": int(b), **_categorical_figures(task[batch == b], value[batch == b],
-                                                                         levels[0], ci=False)}
-                             for b in np.unique(batch)]
-        report["labels"] = _per_label(project, task, value)
-        report["daily"] = _daily([r for r in rows if _known(project, r[3])], task, value, levels[0])
-        report["workers"], report["pairwise_kappa"] = _workers(task, worker, value, gold,
-                                                               _consensus_values(project))
+    if project.task_type == FORM:
+        report = _form_report(project, rows, gold)
     else:
-        report.update(_similarity_report(project, rows, gold))
-        if project.task_type == "multi_choice" and rows:
-            report["project"].update(_multi_choice_figures(project, rows))
-            report["labels"] = report["project"].pop("labels")
+        report = {"task_type": project.task_type, "answers": len(rows),
+                  **_question_report(View.of(project), rows, gold, _consensus_values(project, None))}
+        report["questions"] = {"answer": {"kind": project.task_type, **{
+            k: report[k] for k in ("answers", "project", "batches", "labels", "workers")}}}
     values = {"report": report, "answers_counted": len(rows), "computed_at": now, "job_id": job_id}
     try:
         with unit_of_work() as session:
@@ -129,23 +116,76 @@ def compute_report(*, project_id: int, job_id: str | None = None) -> dict[str, A
     return {"project_id": project_id, "answers": len(rows), "computed_at": now.isoformat()}
 
 
-def _consensus_values(project: Project) -> dict[int, float]:
-    """The stored consensus per task, coded like the answers (label index, or rating value)."""
+def _question_report(view: View, rows: list[tuple], gold: dict[int, float],
+                     consensus: dict[int, dict]) -> dict[str, Any]:
+    """One question's figures over its answers (task, worker, batch, answer, submitted_at)."""
+    report: dict[str, Any] = {}
+    if view.kind.agreement in ("nominal", "interval"):
+        task, worker, batch, value = _encode(view, rows)
+        levels = ["nominal"] if view.kind.agreement == "nominal" else ["interval", "ordinal"]
+        report["project"] = _categorical_figures(task, value, levels[0], ci=True)
+        for extra in levels[1:]:
+            report["project"][f"alpha_{extra}"] = _clean(metrics.krippendorff_alpha(task, value, level=extra)) \
+                if len(task) else None
+        report["batches"] = [{"batch_id": int(b), **_categorical_figures(task[batch == b], value[batch == b],
+                                                                         levels[0], ci=False)}
+                             for b in np.unique(batch)]
+        report["labels"] = _per_label(view, task, value)
+        report["daily"] = _daily([r for r in rows if _known(view, r[3])], task, value, levels[0])
+        coded = {t: c for t, c in ((t, view.kind.code(a, view.config)) for t, a in consensus.items()) if c is not None}
+        report["workers"], report["pairwise_kappa"] = _workers(task, worker, value, gold, coded)
+    else:
+        report.update(_similarity_report(view, rows, gold))
+        if view.kind is MULTI_CHOICE and rows:
+            report["project"].update(_multi_choice_figures(view, rows))
+            report["labels"] = report["project"].pop("labels")
+    return report
+
+
+def _form_report(project: Project, rows: list[tuple], gold: dict[int, float]) -> dict[str, Any]:
+    """A form: each question's report under ``questions``; the workers' figures are their mean over questions."""
+    form = form_of(project)
+    questions, workers = {}, defaultdict(list)
+    for question in form.questions:
+        view = View(project.id, question.kind, question.config, question.name)
+        part = [(t, w, b, a[question.name], at) for t, w, b, a, at in rows if isinstance(a.get(question.name), dict)]
+        figures = _question_report(view, part, gold, _consensus_values(project, question.name))
+        questions[question.name] = {"kind": question.kind.name, "answers": len(part), **figures}
+        for row in figures["workers"]:
+            if row["agreement_with_others"] is not None:
+                workers[row["worker_id"]].append(row["agreement_with_others"])
+    answers = defaultdict(int)
+    for _t, w, _b, _a, _at in rows:
+        answers[w] += 1
+    return {
+        "task_type": FORM, "answers": len(rows), "questions": questions,
+        "project": {"answers": len(rows), "tasks": len({r[0] for r in rows}),
+                    "note": "a form: each question's figures are under questions"},
+        "batches": [], "labels": [], "daily": [],
+        "workers": [{"worker_id": w, "answers": n, "gold_accuracy": _clean(gold.get(w)),
+                     "agreement_with_others": _clean(sum(workers[w]) / len(workers[w])) if workers[w] else None,
+                     "agreement_with_consensus": None}
+                    for w, n in sorted(answers.items(), key=lambda kv: -kv[1])],
+        "pairwise_kappa": {"workers": [], "matrix": []},
+    }
+
+
+def _consensus_values(project: Project, question: str | None) -> dict[int, dict]:
+    """The stored consensus per task (of one form question, when ``question`` is named)."""
     with read_session() as session:
         rows = session.execute(select(ConsensusResult.task_id, ConsensusResult.answer).where(
             ConsensusResult.project_id == project.id, ConsensusResult.answers_used > 0)).all()  # not withdrawn
-    if project.task_type == "single_choice":
-        index = {label: i for i, label in enumerate(project.labels)}
-        return {t: float(index[a["choice"]]) for t, a in rows if a.get("choice") in index}
-    return {t: float(a["value"]) for t, a in rows if "value" in a}
+    if question is None:
+        return {t: a for t, a in rows if isinstance(a, dict)}
+    return {t: a[question] for t, a in rows if isinstance(a, dict) and isinstance(a.get(question), dict)}
 
 
-def _known(project: Project, answer: dict) -> bool:
-    return project.task_type != "single_choice" or answer["choice"] in project.labels
+def _known(project: View, answer: dict) -> bool:
+    return project.kind.agreement != "nominal" or answer["choice"] in project.labels
 
 
-def _per_label(project: Project, task: np.ndarray, value: np.ndarray) -> list[dict[str, Any]]:
-    if project.task_type != "single_choice" or len(task) == 0:
+def _per_label(project: View, task: np.ndarray, value: np.ndarray) -> list[dict[str, Any]]:
+    if project.kind.agreement != "nominal" or len(task) == 0:
         return []
     out = []
     for i, label in enumerate(project.labels):
@@ -199,7 +239,7 @@ def _workers(task, worker, value, gold: dict[int, float],
     return rows, {"workers": top, "matrix": [[_clean(x) for x in row] for row in np.asarray(matrix).tolist()]}
 
 
-def _multi_choice_figures(project: Project, rows: list[tuple]) -> dict[str, Any]:
+def _multi_choice_figures(project: View, rows: list[tuple]) -> dict[str, Any]:
     """Per-label alpha (each label a yes/no judgement) and set agreement (Jaccard, MASI)."""
     labels = project.labels
     index = {label: i for i, label in enumerate(labels)}
@@ -216,14 +256,14 @@ def _multi_choice_figures(project: Project, rows: list[tuple]) -> dict[str, Any]
                        for i, label in enumerate(labels)]}
 
 
-def _similarity_report(project: Project, rows: list[tuple], gold: dict[int, float]) -> dict[str, Any]:
-    """Types without categories: the mean of each task's natural similarity between answers."""
+def _similarity_report(project: View, rows: list[tuple], gold: dict[int, float]) -> dict[str, Any]:
+    """Kinds without categories: the mean of each task's natural similarity between answers."""
     by_task: dict[int, list] = defaultdict(list)
     batch_of: dict[int, int] = {}
     for task_id, worker_id, batch_id, answer, _at in rows:
         by_task[task_id].append((worker_id, answer))
         batch_of[task_id] = batch_id
-    per_task = {t: task_agreement(project.task_type, [a for _w, a in answers], project.label_config)
+    per_task = {t: project.kind.task_agreement([a for _w, a in answers], project.config)
                 for t, answers in by_task.items()}
     scored = {t: s for t, s in per_task.items() if s is not None}
 
@@ -241,7 +281,7 @@ def _similarity_report(project: Project, rows: list[tuple], gold: dict[int, floa
                 workers[worker_id].append(scored[t])
     return {
         "project": {"answers": len(rows), "tasks": len(by_task), "mean_task_agreement": mean(scored.values()),
-                    "alpha": None, "note": f"{project.task_type}: agreement is the mean pairwise similarity"},
+                    "alpha": None, "note": f"{project.kind.name}: agreement is the mean pairwise similarity"},
         "batches": [{"batch_id": b, "mean_task_agreement": mean(v), "tasks": len(v)}
                     for b, v in sorted(batches.items())],
         "labels": [], "daily": [],

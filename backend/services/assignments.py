@@ -29,11 +29,11 @@ from ..db import is_postgres, read_session, unit_of_work
 from ..errors import Conflict, Forbidden, NotFound
 from ..models import Assignment, Project, Task, Worker, utcnow
 from ..models.base import JSONType, utc_param
+from ..questions import form_of
 from . import budget, counting, quality, workforce, workload
 from .access import Principal, ensure_view
 from .completion import finish_task
 from .picking import TaskView, expire_stale_leases, pick_gold, pick_task
-from .task_types import validate_answer
 
 _ASSIGNMENTS = Assignment.__table__
 
@@ -297,7 +297,7 @@ def submit_answer(*, assignment_id: int, actor: Actor, answer: Any,
             task = session.execute(_LOCK_TASK, {"t": assignment.task_id}).one()
         if quality.uses_quality_control(project):
             _refuse_if_suspended(session, project.id, assignment.worker_id, assignment_id, now)
-        answer = validate_answer(project.task_type, project.label_config, answer, task.data)
+        answer = form_of(project).check_answer(answer, task.data)
         if task.status == "complete":
             current = session.execute(select(_ASSIGNMENTS.c.status, _ASSIGNMENTS.c.expires_at).where(
                 _ASSIGNMENTS.c.id == assignment_id)).one()

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from ..db import read_session, unit_of_work
 from ..models import Assignment, Batch, Project, Task
-from ..quality.similarity import task_agreement
+from ..questions import form_of
 from . import consensus
 from .access import Principal, ensure_manage, managed_row
 from .pagination import Page, paginate
@@ -96,6 +96,6 @@ def get_task_detail(*, principal: Principal, task_id: int) -> Task:
             .order_by(Assignment.submitted_at, Assignment.id)))
     if task.agreement is None:
         counted = [a.answer for a in task.answers if not a.flagged]
-        task.agreement = task_agreement(project.task_type, counted, project.label_config)
+        task.agreement = form_of(project).task_agreement(counted)
     task.consensus = consensus.task_consensus(task_id=task_id)
     return task

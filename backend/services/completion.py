@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from ..db import is_postgres
 from ..models import Event, Project, Task
 from ..models.base import JSONType, utc_param
-from ..quality.similarity import task_agreement
+from ..questions import form_of
 from . import quality
 
 _TASKS = Task.__table__
@@ -38,7 +38,7 @@ def finish_task(session: Session, project: Project, *, task_id: int, batch_id: i
     """
     agreement, flag = None, None
     if project.agreement_threshold is not None:
-        agreement = task_agreement(project.task_type, quality.task_answers(session, task_id), project.label_config)
+        agreement = form_of(project).task_agreement(quality.task_answers(session, task_id))
         if agreement is not None and agreement < project.agreement_threshold:
             if required < project.max_overlap:
                 session.execute(update(_TASKS).where(_TASKS.c.id == task_id).values(

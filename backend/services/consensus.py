@@ -24,34 +24,29 @@ from sqlalchemy import func, select, text, tuple_
 from ..db import is_postgres, read_session, unit_of_work
 from ..errors import ValidationError
 from ..models import Batch, ConsensusResult, ConsensusRun, Event, Project, Task, utcnow
+from ..questions import methods_of
 from . import consensus_data as data
 from . import consensus_plan, consensus_store, review
 from .access import Principal, ensure_manage
 from .consensus_data import Scope
 from .pagination import Page, decode_cursor, encode_cursor, paginate
 
-METHODS: dict[str, tuple[str, ...]] = {
-    "single_choice": ("dawid_skene", "majority", "weighted_majority", "one_coin"),
-    "multi_choice": ("majority", "dawid_skene"),
-    "rating": ("median", "mean"),
-    "bounding_boxes": ("box_cluster",),
-    "text_spans": ("span_vote",),
-    "free_text": ("medoid",),
-}
 _ATTEMPTS = 3
 # pg_advisory_xact_lock(namespace, project id): one consensus writer per project at a time.
 _LOCK_NAMESPACE = 0x436F6E73
 
 
 def default_method(project: Project) -> str:
-    return project.consensus_method or METHODS[project.task_type][0]
+    return project.consensus_method or methods_of(project)[0]
 
 
 def check_method(project: Project, method: str | None) -> str:
-    """The method to use; raises ValidationError for one that does not fit the task type."""
+    """The method to use; raises ValidationError for one that does not fit the task type. A form's
+    questions each use their own method (``per_question``)."""
     method = method or default_method(project)
-    if method not in METHODS[project.task_type]:
-        raise ValidationError(f"method: {project.task_type} projects take {', '.join(METHODS[project.task_type])}",
+    methods = methods_of(project)
+    if method not in methods:
+        raise ValidationError(f"method: {project.task_type} projects take {', '.join(methods)}",
                               details={"fields": {"method": [f"not available for {project.task_type}"]}})
     return method
 

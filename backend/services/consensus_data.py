@@ -57,6 +57,32 @@ class Scope:
         return inside
 
 
+_QUESTION = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
+def _field(question: str | None, key: str | None, pg: bool) -> str:
+    """SQL for a part of the stored answer: ``key`` of the answer, or of a form question's answer
+    (``question``); ``key`` None: the question's whole answer (JSON). Question names are identifiers
+    (backend.questions checks them when the form is made), so they are written into the SQL."""
+    if question is not None and not _QUESTION.fullmatch(question):
+        raise ValueError(f"not a question name: {question!r}")
+    if question is None and key is None:
+        return "answer"
+    if pg:
+        base = "answer" if question is None else f"answer->'{question}'"
+        return base if key is None else f"{base}->>'{key}'"
+    path = "$" + (f".{question}" if question else "") + (f".{key}" if key else "")
+    return f"json_extract(answer, '{path}')"
+
+
+def _asked(question: str | None, pg: bool) -> str:
+    """The condition that an answer answers ``question`` (every answer answers an old project's one)."""
+    if question is None:
+        return ""
+    return (f" AND jsonb_typeof(answer->'{question}') = 'object'" if pg
+            else f" AND json_type(answer, '$.{question}') = 'object'")
+
+
 def _chunks(ids: Sequence[int]) -> Iterator[list[int]]:
     ids = sorted(set(ids))
     for start in range(0, len(ids), _CHUNK):
@@ -195,13 +221,16 @@ def _concat(parts: list[Answers]) -> Answers:
     return Answers(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("task", "worker", "batch", "value")))
 
 
-def choices(session: Session, project_id: int, labels: Sequence[str], scope: Scope = Scope()) -> Answers:
-    """single_choice answers with their label's code; answers naming a label since removed are left out."""
+def choices(session: Session, project_id: int, labels: Sequence[str], scope: Scope = Scope(),
+            question: str | None = None) -> Answers:
+    """single_choice answers (or a form question's: pairwise too) with their label's code; answers
+    naming a label since removed are left out."""
     parts, pg = [], is_postgres(session)
     for condition, params in _filters(scope, pg):
+        condition += _asked(question, pg)
         if pg:
-            source = ("SELECT task_id, worker_id, batch_id, array_position(CAST(:labels AS text[]), answer->>'choice')"
-                      f" - 1 AS code {_ANSWERS}{condition}")
+            source = ("SELECT task_id, worker_id, batch_id, array_position(CAST(:labels AS text[]), "
+                      f"{_field(question, 'choice', pg)}) - 1 AS code {_ANSWERS}{condition}")
             if scope.whole:
                 source += " AND task_id >= :lo AND task_id < :hi"
             columns = _packed_ranges(session, project_id if scope.whole else None,
@@ -212,7 +241,7 @@ def choices(session: Session, project_id: int, labels: Sequence[str], scope: Sco
             parts.append(Answers(*(columns[name].astype(np.int64) for name in ("task", "worker", "batch", "code"))))
             continue
         rows = session.execute(_statement(
-            f"SELECT task_id, worker_id, batch_id, json_extract(answer, '$.choice') {_ANSWERS}{condition}", params,
+            f"SELECT task_id, worker_id, batch_id, {_field(question, 'choice', pg)} {_ANSWERS}{condition}", params,
             pg), {"p": project_id, **params}).all()
         if not rows:
             continue
@@ -225,16 +254,42 @@ def choices(session: Session, project_id: int, labels: Sequence[str], scope: Sco
     return _concat(parts)
 
 
-def ratings(session: Session, project_id: int, scope: Scope = Scope()) -> Answers:
+def ratings(session: Session, project_id: int, scope: Scope = Scope(), question: str | None = None) -> Answers:
     """rating answers with their integer value."""
     parts, pg = [], is_postgres(session)
     for condition, params in _filters(scope, pg):
-        value = "CAST(answer->>'value' AS int8)" if pg else "json_extract(answer, '$.value')"
+        condition += _asked(question, pg)
+        value = f"CAST({_field(question, 'value', pg)} AS int8)" if pg else _field(question, "value", pg)
         sql = f"SELECT task_id, worker_id, batch_id, {value} {_ANSWERS}{condition}"
         rows = session.execute(_statement(sql, params, pg), {"p": project_id, **params}).all()
         if rows:
             parts.append(Answers(*(np.asarray(column, dtype=np.int64) for column in zip(*rows, strict=True))))
     return _concat(parts)
+
+
+def answered(session: Session, project_id: int, scope: Scope = Scope()) -> tuple[np.ndarray, np.ndarray]:
+    """The task and batch of each counted answer in scope (a form's answers, whatever they answered)."""
+    task, batch, pg = [], [], is_postgres(session)
+    for condition, params in _filters(scope, pg):
+        if pg:
+            source = f"SELECT task_id, batch_id {_ANSWERS}{condition}"
+            if scope.whole:
+                source += " AND task_id >= :lo AND task_id < :hi"
+            columns = _packed_ranges(session, project_id if scope.whole else None, _pg(source),
+                                     {"p": project_id, **params},
+                                     [("task", "task_id", ">i8"), ("batch", "batch_id", ">i4")])
+            task.append(columns["task"].astype(np.int64))
+            batch.append(columns["batch"].astype(np.int64))
+            continue
+        rows = session.execute(_statement(f"SELECT task_id, batch_id {_ANSWERS}{condition}", params, pg),
+                               {"p": project_id, **params}).all()
+        if rows:
+            t, b = zip(*rows, strict=True)
+            task.append(np.asarray(t, dtype=np.int64))
+            batch.append(np.asarray(b, dtype=np.int64))
+    if not task:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    return np.concatenate(task), np.concatenate(batch)
 
 
 @dataclass(frozen=True)
@@ -247,7 +302,8 @@ class Ticks:
     ticked: np.ndarray  # (answers x labels) bool
 
 
-def ticks(session: Session, project_id: int, labels: Sequence[str], scope: Scope = Scope()) -> Ticks:
+def ticks(session: Session, project_id: int, labels: Sequence[str], scope: Scope = Scope(),
+          question: str | None = None) -> Ticks:
     """multi_choice answers, each with the labels it ticked (labels since removed are ignored).
 
     The list of choices is unnested in SQL: one row per (answer, ticked label), and a row with code
@@ -256,12 +312,14 @@ def ticks(session: Session, project_id: int, labels: Sequence[str], scope: Scope
     ids, task, worker, batch, code = [], [], [], [], []
     pg = is_postgres(session)
     for condition, params in _filters(scope, pg):
+        condition += _asked(question, pg)
         if pg:
             bounds = " AND task_id >= :lo AND task_id < :hi" if scope.whole else ""
             source = ("SELECT a.id, a.task_id, a.worker_id, a.batch_id, "
                       "COALESCE(array_position(CAST(:labels AS text[]), c.value) - 1, -1) AS code "
                       f"FROM (SELECT id, task_id, worker_id, batch_id, answer {_ANSWERS}{condition}{bounds}) AS a "
-                      "LEFT JOIN LATERAL jsonb_array_elements_text(a.answer->'choices') AS c(value) ON true")
+                      f"LEFT JOIN LATERAL jsonb_array_elements_text(a.{_field(question, None, pg)}->'choices') "
+                      "AS c(value) ON true")
             columns = _packed_ranges(session, project_id if scope.whole else None, _pg(source),
                                      {"p": project_id, "labels": list(labels), **params},
                                      [("id", "id", ">i8"), ("task", "task_id", ">i8"), ("worker", "worker_id", ">i4"),
@@ -272,7 +330,8 @@ def ticks(session: Session, project_id: int, labels: Sequence[str], scope: Scope
         rows = session.execute(_statement(
             "SELECT a.id, a.task_id, a.worker_id, a.batch_id, c.value "
             f"FROM (SELECT id, task_id, worker_id, batch_id, answer {_ANSWERS}{condition}) AS a "
-            "LEFT JOIN json_each(a.answer, '$.choices') AS c", params, pg), {"p": project_id, **params}).all()
+            f"LEFT JOIN json_each(a.answer, '{'$.' + question + '.choices' if question else '$.choices'}') AS c",
+            params, pg), {"p": project_id, **params}).all()
         if rows:
             index = {label: position for position, label in enumerate(labels)}
             columns = list(zip(*rows, strict=True))
@@ -290,12 +349,16 @@ def ticks(session: Session, project_id: int, labels: Sequence[str], scope: Scope
     return Ticks(task[first], worker[first], batch[first], ticked)
 
 
-def answer_rows(session: Session, project_id: int, scope: Scope) -> list[tuple[int, int, dict]]:
-    """(task, batch, answer) of the counted answers in scope, in task then answer order (structured types)."""
+def answer_rows(session: Session, project_id: int, scope: Scope, question: str | None = None
+                ) -> list[tuple[int, int, dict]]:
+    """(task, batch, answer) of the counted answers in scope, in task then answer order (structured types);
+    with ``question``, that question's answer, from the answers that answered it."""
     rows, pg = [], is_postgres(session)
     for condition, params in _filters(scope, pg):
-        rows += session.execute(_statement(f"SELECT task_id, batch_id, answer {_ANSWERS}{condition} ORDER BY id",
-                                           params, pg).columns(answer=_ANSWER_TYPE), {"p": project_id, **params}).all()
+        condition += _asked(question, pg)
+        rows += session.execute(_statement(
+            f"SELECT task_id, batch_id, {_field(question, None, pg)} AS answer {_ANSWERS}{condition} ORDER BY id",
+            params, pg).columns(answer=_ANSWER_TYPE), {"p": project_id, **params}).all()
     return sorted(rows, key=lambda r: r[0])  # stable: each task's answers stay in the order they came
 
 

@@ -30,8 +30,7 @@ from sqlalchemy.orm import Session
 
 from ..models import ConsensusRun, Project, WorkerQuality
 from ..quality import consensus as algorithms
-from ..quality import structured
-from ..quality.similarity import task_agreement
+from ..questions import FORM, KINDS, MULTI_CHOICE, QuestionKind, form_of
 from . import consensus_data as data
 from . import consensus_store as store
 from .consensus_data import Scope
@@ -61,6 +60,25 @@ MODEL_METHODS = frozenset({"dawid_skene", "one_coin", "weighted_majority"})
 NO_ANSWERS = {"reason": "no_counted_answers"}
 
 
+@dataclass(frozen=True)
+class View:
+    """One question of a project as a run reads it: an old project's one question (``question`` None,
+    the answer is the question's answer) or a form's question ``question``."""
+
+    id: int  # the project's
+    kind: QuestionKind
+    config: dict[str, Any]
+    question: str | None = None
+
+    @property
+    def labels(self) -> list[str]:
+        return self.kind.categories(self.config) or list(self.config.get("labels") or [])
+
+    @classmethod
+    def of(cls, project: Project) -> View:
+        return cls(project.id, KINDS[project.task_type], project.label_config)
+
+
 @dataclass
 class Plan:
     """Results to write (rows without run, method and time), their tasks' agreement, and the fit to keep."""
@@ -80,13 +98,14 @@ def plan(session: Session, project: Project, method: str, scope: Scope, *, warm:
         # A task run recomputes tasks that have a result; the others wait for their batch.
         stored = set(data.stored_rows(session, project.id, Scope(task_ids=scope.task_ids)))
         scope = Scope(scope.batch_ids, tuple(t for t in scope.task_ids if t in stored))
-    if project.task_type == "single_choice":
-        if method in MODEL_METHODS:
-            return _choices_model(session, project, method, scope, warm)
-        return _per_task(session, project, method, scope)
-    if project.task_type == "multi_choice" and method == "dawid_skene":
-        return _multi_model(session, project, scope, warm)
-    return _per_task(session, project, method, scope)
+    if project.task_type == FORM:
+        return _form(session, project, scope)
+    view = View.of(project)
+    if method in MODEL_METHODS and view.kind.agreement == "nominal":
+        return _choices_model(session, view, method, scope, warm)
+    if method == "dawid_skene" and view.kind is MULTI_CHOICE:
+        return _multi_model(session, view, scope, warm)
+    return _per_task(session, view, method, scope)
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -156,7 +175,7 @@ def _last_run(session: Session, project_id: int) -> int:
 # --- single_choice, model-based ------------------------------------------------------------------
 
 
-def _choices_model(session: Session, project: Project, method: str, scope: Scope, warm: bool) -> Plan:
+def _choices_model(session: Session, project: View, method: str, scope: Scope, warm: bool) -> Plan:
     labels = project.labels
     ans = data.choices(session, project.id, labels)
     fit, model, details, kept = None, None, {}, None
@@ -237,7 +256,7 @@ def _after(stored: data.StoredChoices, task_ids, batch, fit, used, write, gone) 
 # --- multi_choice, Dawid-Skene per label ---------------------------------------------------------
 
 
-def _multi_model(session: Session, project: Project, scope: Scope, warm: bool) -> Plan:
+def _multi_model(session: Session, project: View, scope: Scope, warm: bool) -> Plan:
     labels = project.labels
     ticks = data.ticks(session, project.id, labels)
     kept = store.load_model(session, project.id, "dawid_skene", per_label=True)
@@ -274,7 +293,7 @@ def _ticked_agreement(task_ids: list[int], labels: list[str], ticks: data.Ticks)
     answers: dict[int, list[dict]] = {t: [] for t in task_ids}
     for t, row in zip(ticks.task[wanted].tolist(), ticks.ticked[wanted], strict=True):
         answers[t].append({"choices": [labels[j] for j in np.flatnonzero(row)]})
-    return {t: task_agreement("multi_choice", a, {}) for t, a in answers.items()}
+    return {t: MULTI_CHOICE.task_agreement(a, {}) for t, a in answers.items()}
 
 
 def _same(old: dict[str, Any], new: dict[str, Any], method: str) -> bool:
@@ -289,7 +308,7 @@ def _same(old: dict[str, Any], new: dict[str, Any], method: str) -> bool:
     return before.keys() == after.keys() and all(abs(before[k] - after[k]) <= CONFIDENCE_TOLERANCE for k in after)
 
 
-def _compare_rows(session: Session, project: Project, method: str, scope: Scope, computed: dict[int, dict],
+def _compare_rows(session: Session, project: View | Project, method: str, scope: Scope, computed: dict[int, dict],
                   task: np.ndarray, batch: np.ndarray, agreement_of) -> Plan:
     """The plan of a model-based run whose results are dicts by task (multi_choice)."""
     task_ids = np.asarray(sorted(computed), dtype=np.int64)
@@ -317,50 +336,82 @@ def _compare_rows(session: Session, project: Project, method: str, scope: Scope,
 # --- per-task methods ----------------------------------------------------------------------------
 
 
-def _per_task(session: Session, project: Project, method: str, scope: Scope) -> Plan:
-    """Majority (single and multi choice), ratings and structured answers: each task on its own."""
+def _per_task(session: Session, view: View, method: str, scope: Scope) -> Plan:
+    """Majority (single and multi choice, pairwise), ratings and structured answers: each task on its own."""
     if scope.task_ids is not None and not scope.task_ids and not scope.batch_ids:
         return Plan(details={"revised": 0, "withdrawn": 0})
-    kind = project.task_type
-    if kind == "single_choice":
-        computed, answers, agreement = _majority(session, project, scope)
-    elif kind == "multi_choice":
-        computed, answers, agreement = _multi_majority(session, project, scope)
-    elif kind == "rating":
-        computed, answers, agreement = _ratings(session, project, method, scope)
-    else:
-        computed, answers, agreement = _structured(session, project, scope)
+    computed, answers, agreement = _question(session, view, method, scope)
     out = Plan(answers=answers)
     out.results = [computed[t] for t in sorted(computed)]
-    stored = data.stored_rows(session, project.id, scope)
-    gone = sorted(t for t, old in stored.items() if t not in computed and old["answers_used"] > 0)
-    out.results += [_withdrawn(t, stored[t]["batch_id"]) for t in gone]
+    _withdraw_gone(session, view.id, scope, computed, out)
     out.agreement = [(r["task_id"], agreement.get(r["task_id"])) for r in out.results]
-    out.details = {"revised": 0, "withdrawn": len(gone)}
     return out
 
 
-def _majority(session: Session, project: Project, scope: Scope):
-    labels = project.labels
-    ans = data.choices(session, project.id, labels, scope)
-    fit = algorithms.majority_vote(ans.task, ans.worker, ans.value, n_classes=len(labels))
-    n = fit.task.size
-    t_index = np.searchsorted(fit.task, ans.task)
+def _withdraw_gone(session: Session, project_id: int, scope: Scope, computed: dict[int, Any], out: Plan) -> None:
+    """Add a withdrawn result for each stored result in scope whose task has no counted answer left."""
+    stored = data.stored_rows(session, project_id, scope)
+    gone = sorted(t for t, old in stored.items() if t not in computed and old["answers_used"] > 0)
+    out.results += [_withdrawn(t, stored[t]["batch_id"]) for t in gone]
+    out.details = {"revised": 0, "withdrawn": len(gone)}
+
+
+def _question(session: Session, view: View, method: str, scope: Scope):
+    """One question's results by task over ``scope``, the answers read, and each task's agreement."""
+    if view.kind.agreement == "nominal":
+        if method in MODEL_METHODS:
+            return _choices_fit(session, view, method)
+        return _majority(session, view, scope)
+    if view.kind is MULTI_CHOICE:
+        return _multi_majority(session, view, scope)
+    if view.kind.agreement == "interval":
+        return _ratings(session, view, method, scope)
+    return _structured(session, view, method, scope)
+
+
+def _coded_rows(ans: data.Answers, labels: list[str], task_ids: np.ndarray, label: np.ndarray,
+                confidence: np.ndarray, tie: np.ndarray):
+    n = task_ids.size
+    t_index = np.searchsorted(task_ids, ans.task)
     used = np.bincount(t_index, minlength=n)
     share = _top_share(t_index, ans.value, n, used)
     batch = _task_batch(t_index, ans.batch, n)
     computed = {}
-    for i, task_id in enumerate(fit.task.tolist()):
-        tie = bool(fit.tie[i])
+    for i, task_id in enumerate(task_ids.tolist()):
+        flagged = bool(tie[i])
         computed[task_id] = {"task_id": task_id, "batch_id": int(batch[i]),
-                             "answer": {"choice": labels[int(fit.label[i])]}, "confidence": float(fit.confidence[i]),
-                             "answers_used": int(used[i]), "flagged": tie, "details": {"tie": True} if tie else None}
-    return computed, int(ans.task.size), {t: _agreement_value(share[i]) for i, t in enumerate(fit.task.tolist())}
+                             "answer": {"choice": labels[int(label[i])]}, "confidence": float(confidence[i]),
+                             "answers_used": int(used[i]), "flagged": flagged,
+                             "details": {"tie": True} if flagged else None}
+    return computed, int(ans.task.size), {t: _agreement_value(share[i]) for i, t in enumerate(task_ids.tolist())}
 
 
-def _multi_majority(session: Session, project: Project, scope: Scope):
-    labels = project.labels
-    ticks = data.ticks(session, project.id, labels, scope)
+def _majority(session: Session, view: View, scope: Scope):
+    labels = view.labels
+    ans = data.choices(session, view.id, labels, scope, view.question)
+    fit = algorithms.majority_vote(ans.task, ans.worker, ans.value, n_classes=len(labels))
+    return _coded_rows(ans, labels, fit.task, fit.label, fit.confidence, fit.tie)
+
+
+def _choices_fit(session: Session, view: View, method: str):
+    """A form question's model-based fit over every counted answer of the project, fresh each run."""
+    labels = view.labels
+    ans = data.choices(session, view.id, labels, Scope(), view.question)
+    if method == "weighted_majority":
+        weights = dict(session.execute(
+            select(WorkerQuality.worker_id, WorkerQuality.gold_score / WorkerQuality.gold_answers)
+            .where(WorkerQuality.project_id == view.id, WorkerQuality.gold_answers > 0)).all())
+        fit = algorithms.weighted_majority(ans.task, ans.worker, ans.value, weights, n_classes=len(labels))
+    else:
+        fitter = algorithms.dawid_skene if method == "dawid_skene" else algorithms.one_coin_dawid_skene
+        fit = fitter(ans.task, ans.worker, ans.value, n_classes=len(labels), max_iter=MAX_ITER,
+                     posterior_tol=POSTERIOR_TOL)
+    return _coded_rows(ans, labels, fit.task, fit.label, fit.confidence, fit.tie)
+
+
+def _multi_majority(session: Session, view: View, scope: Scope):
+    labels = view.labels
+    ticks = data.ticks(session, view.id, labels, scope, view.question)
     task_ids, decided, confidence = algorithms.multi_label_consensus(ticks.task, ticks.worker, ticks.ticked)
     t_index = np.searchsorted(task_ids, ticks.task)
     batch = _task_batch(t_index, ticks.batch, task_ids.size)
@@ -376,16 +427,16 @@ def _multi_majority(session: Session, project: Project, scope: Scope):
     return computed, int(ticks.task.size), _ticked_agreement(list(computed), labels, ticks)
 
 
-def _ratings(session: Session, project: Project, method: str, scope: Scope):
+def _ratings(session: Session, view: View, method: str, scope: Scope):
     """Median: the lower median, a rating somebody gave. Mean: the mean rounded half up. Either way
     the answer is an integer on the project's scale; the figure before rounding is ``details.unrounded``."""
-    ans = data.ratings(session, project.id, scope)
+    ans = data.ratings(session, view.id, scope, view.question)
     stats = algorithms.rating_consensus(ans.task, ans.value)
     n = stats.task.size
     t_index = np.searchsorted(stats.task, ans.task)
     share = _top_share(t_index, ans.value, n, stats.count)
     batch = _task_batch(t_index, ans.batch, n)
-    span = (project.label_config["max"] - project.label_config["min"]) or 1
+    span = (view.config["max"] - view.config["min"]) or 1
     computed = {}
     for i, task_id in enumerate(stats.task.tolist()):
         median, mean, spread = float(stats.median[i]), float(stats.mean[i]), float(stats.std[i])
@@ -398,26 +449,78 @@ def _ratings(session: Session, project: Project, method: str, scope: Scope):
     return computed, int(ans.task.size), {t: _agreement_value(share[i]) for i, t in enumerate(stats.task.tolist())}
 
 
-def _structured(session: Session, project: Project, scope: Scope):
+def _structured(session: Session, view: View, method: str, scope: Scope):
+    """Kinds merged task by task (boxes, spans, texts, corrections, rankings): the kind's own merge."""
     by_task: dict[int, list[dict]] = {}
     batch_of: dict[int, int] = {}
-    rows = data.answer_rows(session, project.id, scope)
+    rows = data.answer_rows(session, view.id, scope, view.question)
     for task_id, batch_id, answer in rows:
         by_task.setdefault(task_id, []).append(answer)
         batch_of[task_id] = batch_id
     computed, agreement = {}, {}
     for task_id, answers in by_task.items():
-        if project.task_type == "bounding_boxes":
-            merged = structured.box_consensus([a["boxes"] for a in answers])
-            answer, confidence = {"boxes": merged["boxes"]}, merged["confidence"]
-        elif project.task_type == "text_spans":
-            merged = structured.span_consensus([a["spans"] for a in answers])
-            answer, confidence = {"spans": merged["spans"]}, merged["confidence"]
-        else:
-            merged = structured.text_medoid([a["text"] for a in answers])
-            answer, confidence = {"text": merged["text"]}, merged["confidence"]
+        answer, confidence, details = view.kind.merge(answers, method, view.config)
         computed[task_id] = {"task_id": task_id, "batch_id": batch_of[task_id], "answer": answer,
                              "confidence": float(confidence), "answers_used": len(answers), "flagged": False,
-                             "details": None}
-        agreement[task_id] = task_agreement(project.task_type, answers, project.label_config)
+                             "details": details}
+        agreement[task_id] = view.kind.task_agreement(answers, view.config)
     return computed, len(rows), agreement
+
+
+# --- forms ---------------------------------------------------------------------------------------
+
+
+def _form(session: Session, project: Project, scope: Scope) -> Plan:
+    """A form: each question by its own method, merged per task into ``{NAME: answer}``.
+
+    The task's confidence is its least confident question's, it is flagged when any question is
+    (a tie), and ``details.questions`` holds each question's confidence, method and answers. When a
+    question uses a model-based method the run fits it on the whole project, fresh, and rewrites the
+    stored results that moved, as for an old project's model (``_compare_rows``)."""
+    form = form_of(project)
+    model = any(q.method in MODEL_METHODS for q in form.questions)
+    if not model and scope.task_ids is not None and not scope.task_ids and not scope.batch_ids:
+        return Plan(details={"revised": 0, "withdrawn": 0})
+    read = Scope() if model else scope
+    parts = []
+    for question in form.questions:
+        view = View(project.id, question.kind, question.config, question.name)
+        computed, _answers, agreement = _question(session, view, question.method, read)
+        parts.append((question.name, question.method, computed, agreement))
+    merged: dict[int, dict[str, Any]] = {}
+    for name, method, computed, _agreement in parts:
+        for task_id, row in computed.items():
+            into = merged.get(task_id)
+            if into is None:
+                into = merged[task_id] = {"task_id": task_id, "batch_id": row["batch_id"], "answer": {},
+                                          "confidence": 1.0, "flagged": False, "details": {"questions": {}}}
+            into["answer"][name] = row["answer"]
+            into["confidence"] = min(into["confidence"], row["confidence"])
+            into["flagged"] = into["flagged"] or row["flagged"]
+            into["details"]["questions"][name] = {"confidence": row["confidence"], "method": method,
+                                                  "answers_used": row["answers_used"], **(row["details"] or {})}
+
+    task, batch = data.answered(session, project.id, read)
+    known = np.isin(task, np.fromiter(merged, dtype=np.int64, count=len(merged)))
+    task, batch = task[known], batch[known]  # answers that answered no question leave no result
+
+    def agreement_of(task_ids) -> dict[int, float | None]:
+        out = {}
+        for task_id in task_ids:
+            values = [a[task_id] for _n, _m, _c, a in parts if a.get(task_id) is not None]
+            out[task_id] = sum(values) / len(values) if values else None
+        return out
+
+    if model:
+        plan_ = _compare_rows(session, project, "per_question", scope, merged, task, batch, agreement_of)
+        plan_.answers = int(task.size)
+        return plan_
+    ids, counts = np.unique(task, return_counts=True)
+    used = dict(zip(ids.tolist(), counts.tolist(), strict=True))
+    out = Plan(answers=int(task.size))
+    for task_id in sorted(merged):
+        out.results.append({**merged[task_id], "answers_used": used[task_id]})
+    _withdraw_gone(session, project.id, scope, merged, out)
+    agreement = agreement_of(merged)
+    out.agreement = [(r["task_id"], agreement.get(r["task_id"])) for r in out.results]
+    return out

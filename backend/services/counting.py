@@ -144,3 +144,13 @@ def adjust_gold(session: Session, project_id: int, rows: Iterable, *, sign: int)
             else func.greatest(WorkerQuality.gold_answers + sign * n, 0),
             gold_score=func.max(WorkerQuality.gold_score + sign * score, 0.0) if not is_postgres(session)
             else func.greatest(WorkerQuality.gold_score + sign * score, 0.0)))
+
+
+def required_overlap(overlap_centi: int, ordinal: int) -> int:
+    """Answers a task needs. A fractional overlap spreads the extra answers evenly.
+
+    With overlap 2.5 the tasks alternate 2, 3, 2, 3...: over any run of n
+    consecutive tasks the extras add up to n * 0.5 within one.
+    """
+    base, frac = divmod(overlap_centi, 100)
+    return base + ((ordinal + 1) * frac) // 100 - (ordinal * frac) // 100

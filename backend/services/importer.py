@@ -27,9 +27,9 @@ from ..db import is_postgres
 from ..errors import ValidationError
 from ..models import Batch, Dataset, Project, utcnow
 from ..models.base import utc_param
+from ..questions import form_of
 from .json_limits import TooDeep, check_depth
 from .readers import RowError
-from .task_types import check_task_data, validate_answer
 
 Progress = Callable[[float], None]
 Rows = Iterable[tuple[int, Any, int]]
@@ -46,9 +46,9 @@ class ItemChecker:
     """Turns raw items into (external_id, data_json, gold_json) rows, or raises RowError."""
 
     def __init__(self, project: Project):
-        self.task_type = project.task_type
-        self.config = project.label_config
-        self.csv_bare_gold = project.task_type == "single_choice"
+        self.form = form_of(project)
+        # A CSV gold cell may be a bare label where the one question is a single choice.
+        self.csv_bare_gold = self.form.legacy and self.form.questions[0].kind.name == "single_choice"
 
     def __call__(self, number: int, item: Any, from_csv: bool) -> tuple[str | None, str, str | None]:
         if not isinstance(item, dict):
@@ -70,7 +70,7 @@ class ItemChecker:
         else:
             raise RowError(number, "external_id must be a string or an integer", "external_id")
         try:
-            check_task_data(self.task_type, self.config, data)
+            self.form.check_data(data)
         except ValidationError as exc:
             raise RowError(number, exc.message, next(iter(exc.details.get("fields", {})), None)) from exc
         gold = item.get("gold")
@@ -78,7 +78,7 @@ class ItemChecker:
             gold = self._csv_gold(number, gold)
         if gold is not None:
             try:
-                gold = validate_answer(self.task_type, self.config, gold, data, path="gold")
+                gold = self.form.check_gold(gold, data)
             except ValidationError as exc:
                 raise RowError(number, exc.message, "gold") from exc
         data_json = _dumps(number, data, None)

@@ -9,13 +9,12 @@ from sqlalchemy import and_, or_, select, update
 
 from ..db import read_session, unit_of_work
 from ..errors import Forbidden, NotFound, ValidationError
-from ..models import PAYMENT_FIELDS, Project, Task, WorkerGroupMember
+from ..models import PAYMENT_FIELDS, Assignment, Project, Task, WorkerGroupMember
+from ..questions import FORM, check_display, check_questions, legacy_config, methods_of
 from . import budget
 from .access import Principal, can_manage, can_view, ensure_manage, ensure_view
-from .consensus import METHODS
 from .money import check_currency
 from .pagination import Page, paginate
-from .task_types import normalise_label_config
 
 LABEL_FIELDS = ("labels", "min", "max", "text_field", "image_field", "max_length")
 MAX_OVERLAP = 100
@@ -51,12 +50,10 @@ def _apply_settings(project: Project, fields: dict[str, Any], *, creating: bool)
     overlap_changed = False
     if "task_type" in fields and not creating and fields["task_type"] != project.task_type:
         raise _field_error("task_type", "cannot change once the project exists")
-    if creating or any(key in fields for key in LABEL_FIELDS):
-        merged = {} if creating else dict(project.label_config)
-        merged.update({k: fields[k] for k in LABEL_FIELDS if k in fields})
-        task_type = fields.get("task_type", project.task_type)
-        project.task_type = task_type
-        project.label_config = normalise_label_config(task_type, merged)
+    if creating or "questions" in fields or any(key in fields for key in LABEL_FIELDS):
+        _apply_questions(project, fields, creating=creating)
+    if "display" in fields:
+        project.display = check_display(fields["display"]) or None
     for key in ("name", "instructions", "lease_seconds", "batch_size", "status", "max_active_leases",
                 "gold_ratio", "min_gold_accuracy", "min_gold_answers", "rating_tolerance", "agreement_threshold",
                 *PAYMENT_FIELDS):
@@ -66,8 +63,8 @@ def _apply_settings(project: Project, fields: dict[str, Any], *, creating: bool)
         project.qualification = _check_qualification(fields["qualification"], project.organization_id)
     if "consensus_method" in fields:
         method = fields["consensus_method"]
-        if method is not None and method not in METHODS[project.task_type]:
-            raise _field_error("consensus_method", f"one of {', '.join(METHODS[project.task_type])}")
+        if method is not None and method not in methods_of(project):
+            raise _field_error("consensus_method", f"one of {', '.join(methods_of(project))}")
         project.consensus_method = method
     if "overlap" in fields:
         centi = overlap_to_centi(fields["overlap"])
@@ -86,6 +83,48 @@ def _apply_settings(project: Project, fields: dict[str, Any], *, creating: bool)
     if not (5 <= project.lease_seconds <= MAX_LEASE_SECONDS):
         raise _field_error("lease_seconds", f"must be between 5 and {MAX_LEASE_SECONDS}")
     return overlap_changed
+
+
+def _apply_questions(project: Project, fields: dict[str, Any], *, creating: bool) -> None:
+    """The project's questions: a form's list, or the one question of a project made the old way."""
+    given = sorted(key for key in LABEL_FIELDS if key in fields and fields[key] is not None)
+    task_type = fields.get("task_type") or (FORM if creating and "questions" in fields else project.task_type)
+    if task_type == FORM:
+        if "questions" not in fields and creating:
+            raise _field_error("questions", "a form needs its questions")
+        if given:
+            raise _field_error(given[0], "a form takes each question's settings inside the question")
+        if "questions" not in fields:
+            return
+        questions = check_questions(fields["questions"])
+        if not creating:
+            _keep_answered_questions(project, questions)
+        project.task_type = FORM
+        project.label_config = {"questions": questions}
+        return
+    if "questions" in fields:
+        raise _field_error("questions", "this project asks one question; create a form project to ask several"
+                           if not creating else "give either task_type and its fields, or questions")
+    if task_type is None:
+        raise _field_error("task_type", "give task_type (one question) or questions (a form)")
+    merged = {} if creating else dict(project.label_config)
+    merged.update({k: fields[k] for k in LABEL_FIELDS if k in fields})
+    project.task_type = task_type
+    project.label_config = legacy_config(task_type, merged)
+
+
+def _keep_answered_questions(project: Project, questions: list[dict[str, Any]]) -> None:
+    """Once answers exist, each answered question keeps its name and kind: the answers stay readable."""
+    with read_session() as session:
+        answered = session.scalar(select(Assignment.id).where(Assignment.project_id == project.id,
+                                                              Assignment.submitted_at.is_not(None)).limit(1))
+    if answered is None:
+        return
+    kinds = {q["name"]: q["kind"] for q in questions}
+    for question in project.label_config.get("questions", []):
+        if kinds.get(question["name"]) != question["kind"]:
+            raise _field_error("questions", f"{question['name']} has answers: it must stay, as a "
+                                            f"{question['kind']} question")
 
 
 def _check_qualification(rules: dict | None, organization_id: int) -> dict | None:

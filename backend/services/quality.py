@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from ..db import is_postgres
 from ..models import COUNTED_SQL, Assignment, AuditRecord, Event, Project, Worker, WorkerGroupMember, WorkerQuality
 from ..models.base import utc_param
-from ..quality.similarity import gold_score
+from ..questions import form_of
 from . import budget, counting
 
 QUALIFICATION_KEYS = ("min_gold_accuracy", "gold_projects", "worker_groups", "vendor_organizations")
@@ -135,8 +135,7 @@ def score_gold_answer(session: Session, project: Project, *, worker_id: int, ans
     """Score a control answer, update the worker's accuracy and apply the suspension rule.
 
     Returns the score and whether this answer got the worker suspended."""
-    score = gold_score(project.task_type, answer, gold, project.label_config,
-                       rating_tolerance=project.rating_tolerance)
+    score = form_of(project).gold_score(answer, gold, project.rating_tolerance)
     row = session.scalar(select(WorkerQuality).where(WorkerQuality.worker_id == worker_id,
                                                      WorkerQuality.project_id == project.id)
                          .with_for_update(key_share=True))

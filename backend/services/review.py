@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from ..db import read_session, unit_of_work
 from ..errors import Conflict, ValidationError
 from ..models import Assignment, Project, Task, Worker, utcnow
-from ..quality.similarity import gold_score
+from ..questions import form_of
 from . import budget, counting, idempotency, ledger
 from .access import Principal, ensure_manage, managed_row
 from .pagination import Page, decode_cursor, encode_cursor
@@ -224,14 +224,14 @@ def approve_agreeing(session: Session, project: Project, results: list[dict[str,
     """Approve pending answers that agree with freshly computed consensus (in the consensus transaction)."""
     consensus = {r["task_id"]: r["answer"] for r in results if not r.get("flagged")}
     approved = 0
+    form = form_of(project)
     task_ids = sorted(consensus)
     for start in range(0, len(task_ids), BULK_CHUNK):
         chunk = task_ids[start:start + BULK_CHUNK]
         rows = session.execute(select(_A.c.id, _A.c.task_id, _A.c.answer).where(
             _A.c.task_id.in_(chunk), _A.c.review_status == "pending", _A.c.flagged.is_(False))).all()
         agreeing = [r.id for r in rows
-                    if gold_score(project.task_type, r.answer, consensus[r.task_id], project.label_config,
-                                  rating_tolerance=project.rating_tolerance) >= CONSENSUS_AGREEMENT]
+                    if form.gold_score(r.answer, consensus[r.task_id], project.rating_tolerance) >= CONSENSUS_AGREEMENT]
         if agreeing:
             approved += approve_where(session, project, _A.c.id.in_(agreeing), actor="system:consensus", now=now)
     return approved

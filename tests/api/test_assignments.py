@@ -59,7 +59,13 @@ def test_claim_gives_a_task_with_what_a_labeling_client_needs(project_factory, f
     body = response.json
     assert body["status"] == "leased" and body["task"]["data"] == {"text": "great"}
     assert body["project"] == {"id": project.id, "name": project.name, "task_type": "single_choice",
-                               "instructions": "Be careful.", "lease_seconds": 60, "labels": ["pos", "neg"]}
+                               "instructions": "Be careful.", "lease_seconds": 60, "labels": ["pos", "neg"],
+                               # The one question, as a form's would be described, and no declared display.
+                               "questions": [{"name": "answer", "kind": "single_choice", "title": project.name,
+                                              "required": True, "when": None, "consensus_method": None,
+                                              "labels": ["pos", "neg"]}],
+                               "display": []}
+    assert body["task"]["rendered"] == {}
     assert "gold" not in body["task"] and "gold" not in str(body)
     assert body["reward"] == {"amount": 0, "currency": "USD"}
     again = claim(ann, project.id)

@@ -142,4 +142,6 @@ def test_ids_in_arrays_have_the_bounds_of_path_ids_and_currencies_are_iso_codes(
 
 def test_a_project_update_does_not_offer_the_task_type(document):
     assert "task_type" not in _schema(document, "ProjectUpdate")["properties"]
-    assert "task_type" in _schema(document, "ProjectCreate")["required"]
+    create = _schema(document, "ProjectCreate")
+    # A project asks one question (task_type and its fields) or a form (questions): neither is required alone.
+    assert {"task_type", "questions", "display"} <= create["properties"].keys() and create["required"] == ["name"]

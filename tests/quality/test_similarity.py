@@ -7,13 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from backend.quality.similarity import (
-    answer_similarity,
     box_f1,
     box_iou,
-    gold_score,
     levenshtein,
     span_f1,
-    task_agreement,
     text_similarity,
 )
 
@@ -104,40 +101,3 @@ def test_text_similarity_normalises_case_and_whitespace():
 def test_text_similarity_compares_the_first_2000_characters_of_two_long_texts():
     assert text_similarity("a" * 2000 + "b" * 500, "a" * 2000 + "c" * 900) == 1.0
     assert text_similarity("a" * 1000, "a" * 4000) == pytest.approx(0.25)
-
-
-CONFIG = {"labels": ["x", "y", "z"], "min": 1, "max": 5}
-
-
-def test_answer_similarity_per_type():
-    assert answer_similarity("single_choice", {"choice": "x"}, {"choice": "x"}, CONFIG) == 1.0
-    assert answer_similarity("single_choice", {"choice": "x"}, {"choice": "y"}, CONFIG) == 0.0
-    assert answer_similarity("multi_choice", {"choices": ["x", "y"]}, {"choices": ["y", "z"]}, CONFIG) == pytest.approx(
-        1 / 3
-    )
-    assert answer_similarity("multi_choice", {"choices": []}, {"choices": []}, CONFIG) == 1.0
-    assert answer_similarity("rating", {"value": 2}, {"value": 5}, CONFIG) == pytest.approx(0.25)
-    assert answer_similarity("bounding_boxes", {"boxes": [box("x", 0, 0)]}, {"boxes": []}, CONFIG) == 0.0
-    assert answer_similarity("text_spans", {"spans": [span("x", 1, 2)]}, {"spans": [span("x", 1, 2)]}, CONFIG) == 1.0
-    assert answer_similarity("free_text", {"text": "Kitten"}, {"text": "sitting"}, CONFIG) == pytest.approx(4 / 7)
-    with pytest.raises(ValueError, match="unknown task type"):
-        answer_similarity("video", {}, {}, CONFIG)
-
-
-def test_task_agreement():
-    assert task_agreement("single_choice", [{"choice": "x"}], CONFIG) is None
-    assert task_agreement("single_choice", [{"choice": c} for c in "xxyx"], CONFIG) == 0.75
-    assert task_agreement("rating", [{"value": v} for v in (1, 2, 2)], CONFIG) == pytest.approx(2 / 3)
-    texts = [{"text": "abc"}, {"text": "abc"}, {"text": "abd"}]
-    assert task_agreement("free_text", texts, CONFIG) == pytest.approx((1 + 2 / 3 + 2 / 3) / 3)
-
-
-def test_gold_score():
-    assert gold_score("single_choice", {"choice": "x"}, {"choice": "x"}, CONFIG) == 1.0
-    assert gold_score("multi_choice", {"choices": ["x"]}, {"choices": ["x", "y"]}, CONFIG) == 0.5
-    assert gold_score("rating", {"value": 3}, {"value": 4}, CONFIG) == 0.0
-    assert gold_score("rating", {"value": 3}, {"value": 4}, CONFIG, rating_tolerance=1) == 1.0
-    assert gold_score("rating", {"value": 3}, {"value": 3}, CONFIG, rating_tolerance=None) == 1.0
-    assert gold_score("bounding_boxes", {"boxes": [box("x", 0, 0)]}, {"boxes": [box("x", 1, 1)]}, CONFIG) == 1.0
-    assert gold_score("text_spans", {"spans": []}, {"spans": [span("x", 0, 1)]}, CONFIG) == 0.0
-    assert gold_score("free_text", {"text": "abcd"}, {"text": "abce"}, CONFIG) == pytest.approx(0.75)

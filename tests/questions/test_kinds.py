@@ -1,13 +1,15 @@
+"""Each question kind on its own: its configuration, the answers it accepts, and how it scores them."""
+
 import pytest
 
 from backend.errors import ValidationError
-from backend.services.task_types import normalise_label_config, required_overlap, validate_answer
+from backend.questions import KINDS, legacy_config
 
 LABELS = {"labels": ["cat", "dog", "bird"]}
 
 
 def check(task_type, config, answer, data=None):
-    return validate_answer(task_type, normalise_label_config(task_type, config), answer, data)
+    return KINDS[task_type].check_answer(legacy_config(task_type, config), answer, data)
 
 
 def rejects(task_type, config, answer, data=None, field=None):
@@ -68,11 +70,46 @@ def test_free_text_length():
     rejects("free_text", {}, {"text": None})
 
 
-@pytest.mark.parametrize(("overlap", "expected"), [(300, {3: 100}), (250, {2: 50, 3: 50}),
-                                                   (233, {2: 67, 3: 33}), (110, {1: 90, 2: 10})])
-def test_fractional_overlap_is_exact_over_any_run(overlap, expected):
-    counts: dict[int, int] = {}
-    for ordinal in range(1000, 1100):
-        value = required_overlap(overlap, ordinal)
-        counts[value] = counts.get(value, 0) + 1
-    assert counts == expected
+def box(label, x, y, width=10, height=10):
+    return {"label": label, "x": x, "y": y, "width": width, "height": height}
+
+
+def span(label, start, end):
+    return {"label": label, "start": start, "end": end}
+
+
+CONFIG = {"labels": ["x", "y", "z"], "min": 1, "max": 5}
+
+
+def test_answer_similarity_per_type():
+    assert KINDS["single_choice"].similarity({"choice": "x"}, {"choice": "x"}, CONFIG) == 1.0
+    assert KINDS["single_choice"].similarity({"choice": "x"}, {"choice": "y"}, CONFIG) == 0.0
+    assert KINDS["multi_choice"].similarity({"choices": ["x", "y"]}, {"choices": ["y", "z"]}, CONFIG) == pytest.approx(
+        1 / 3
+    )
+    assert KINDS["multi_choice"].similarity({"choices": []}, {"choices": []}, CONFIG) == 1.0
+    assert KINDS["rating"].similarity({"value": 2}, {"value": 5}, CONFIG) == pytest.approx(0.25)
+    assert KINDS["bounding_boxes"].similarity({"boxes": [box("x", 0, 0)]}, {"boxes": []}, CONFIG) == 0.0
+    assert KINDS["text_spans"].similarity({"spans": [span("x", 1, 2)]}, {"spans": [span("x", 1, 2)]}, CONFIG) == 1.0
+    assert KINDS["free_text"].similarity({"text": "Kitten"}, {"text": "sitting"}, CONFIG) == pytest.approx(4 / 7)
+    with pytest.raises(KeyError):
+        KINDS["video"]
+
+
+def test_task_agreement():
+    assert KINDS["single_choice"].task_agreement([{"choice": "x"}], CONFIG) is None
+    assert KINDS["single_choice"].task_agreement([{"choice": c} for c in "xxyx"], CONFIG) == 0.75
+    assert KINDS["rating"].task_agreement([{"value": v} for v in (1, 2, 2)], CONFIG) == pytest.approx(2 / 3)
+    texts = [{"text": "abc"}, {"text": "abc"}, {"text": "abd"}]
+    assert KINDS["free_text"].task_agreement(texts, CONFIG) == pytest.approx((1 + 2 / 3 + 2 / 3) / 3)
+
+
+def test_gold_score():
+    assert KINDS["single_choice"].gold_score({"choice": "x"}, {"choice": "x"}, CONFIG) == 1.0
+    assert KINDS["multi_choice"].gold_score({"choices": ["x"]}, {"choices": ["x", "y"]}, CONFIG) == 0.5
+    assert KINDS["rating"].gold_score({"value": 3}, {"value": 4}, CONFIG) == 0.0
+    assert KINDS["rating"].gold_score({"value": 3}, {"value": 4}, CONFIG, tolerance=1) == 1.0
+    assert KINDS["rating"].gold_score({"value": 3}, {"value": 3}, CONFIG, tolerance=None) == 1.0
+    assert KINDS["bounding_boxes"].gold_score({"boxes": [box("x", 0, 0)]}, {"boxes": [box("x", 1, 1)]}, CONFIG) == 1.0
+    assert KINDS["text_spans"].gold_score({"spans": []}, {"spans": [span("x", 0, 1)]}, CONFIG) == 0.0
+    assert KINDS["free_text"].gold_score({"text": "abcd"}, {"text": "abce"}, CONFIG) == pytest.approx(0.75)
