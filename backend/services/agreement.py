@@ -28,7 +28,7 @@ from ..models import (
     utcnow,
 )
 from ..quality import agreement as metrics
-from ..quality import multilabel
+from ..quality import multilabel, ranking
 from ..questions import FORM, MULTI_CHOICE, form_of
 from .access import Principal, ensure_manage
 from .consensus_plan import View
@@ -136,10 +136,22 @@ def _question_report(view: View, rows: list[tuple], gold: dict[int, float],
         report["workers"], report["pairwise_kappa"] = _workers(task, worker, value, gold, coded)
     else:
         report.update(_similarity_report(view, rows, gold))
+        if view.kind.agreement == "ranking" and rows:
+            report["project"].update(_ranking_figures(rows))
         if view.kind is MULTI_CHOICE and rows:
             report["project"].update(_multi_choice_figures(view, rows))
             report["labels"] = report["project"].pop("labels")
     return report
+
+
+def _ranking_figures(rows: list[tuple]) -> dict[str, Any]:
+    """Rankings: the mean over tasks of Kendall's W and of the mean pairwise Kendall tau."""
+    try:
+        figures = ranking.kendall_w_over_tasks([r[0] for r in rows], [r[1] for r in rows],
+                                               [r[3]["order"] for r in rows])
+    except ValueError:  # orders of one task over different items (its data changed): no figure
+        return {"kendall_w": None, "mean_kendall_tau": None}
+    return {"kendall_w": _clean(figures.kendall_w), "mean_kendall_tau": _clean(figures.mean_kendall_tau)}
 
 
 def _form_report(project: Project, rows: list[tuple], gold: dict[int, float]) -> dict[str, Any]:

@@ -1,6 +1,8 @@
 """Forms: a project of several questions, answered, merged per question and measured per question."""
 
+import numpy as np
 import pytest
+from scipy.stats import kendalltau
 
 from backend.services import consensus, datasets
 from tests.api.test_assignments import claim, submit
@@ -122,6 +124,15 @@ def test_consensus_and_agreement_are_per_question(form, workers, login_as, manag
     assert per_question["helpful"]["project"]["alpha"]["level"] == "interval"
     assert per_question["reason"]["answers"] == 2  # only the ties were asked why
     assert set(per_question) == {q["name"] for q in QUESTIONS}
+    # Each task: two orders [0, 1, 2] and one [0, 2, 1]. Kendall's W and the mean pairwise tau, by scipy.
+    orders = [[0, 1, 2], [0, 1, 2], [0, 2, 1]]
+    ranks = np.array([[o.index(item) + 1 for item in range(3)] for o in orders])
+    m, n = ranks.shape
+    w = 12 * ((ranks.sum(axis=0) - m * (n + 1) / 2) ** 2).sum() / (m ** 2 * (n ** 3 - n))
+    tau = np.mean([kendalltau(ranks[i], ranks[j]).statistic for i, j in ((0, 1), (0, 2), (1, 2))])
+    figures = per_question["order"]["project"]
+    assert figures["kendall_w"] == pytest.approx(w, abs=1e-6)
+    assert figures["mean_kendall_tau"] == pytest.approx(tau, abs=1e-6)
 
 
 def test_gold_may_cover_only_some_questions(form, fill, workers):
