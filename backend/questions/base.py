@@ -10,6 +10,7 @@ fit it and how a spreadsheet cell shows it. Every failure is a ``ValidationError
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from itertools import combinations
 from typing import Any, ClassVar
@@ -76,7 +77,7 @@ def data_field(fields: Mapping[str, Any], key: str, path: str, *, default: str |
     return value
 
 
-class QuestionKind:
+class QuestionKind(ABC):
     """One kind of question. Subclasses set the class attributes and override what differs."""
 
     name: ClassVar[str]
@@ -98,11 +99,14 @@ class QuestionKind:
         return {}
 
     def check_data(self, config: Mapping[str, Any], data: Mapping[str, Any], path: str = "data") -> None:
-        """Raise when the task data lacks what the kind shows (text to mark, an image, the candidates)."""
+        """Raise when the task data lacks what the kind shows (text to mark, an image, the candidates);
+        kinds that show nothing of their own need nothing."""
+        return None
 
+    @abstractmethod
     def check_answer(self, config: Mapping[str, Any], answer: Any, data: Mapping[str, Any] | None = None,
                      path: str = "answer") -> dict[str, Any]:
-        raise NotImplementedError
+        """The answer in canonical form; raises ValidationError naming the offending path."""
 
     def categories(self, config: Mapping[str, Any]) -> list[str] | None:
         """The answer's possible values for kinds whose answer is one of a few (coded for agreement)."""
@@ -118,9 +122,9 @@ class QuestionKind:
         except (KeyError, ValueError):
             return None
 
+    @abstractmethod
     def similarity(self, a: Mapping[str, Any], b: Mapping[str, Any], config: Mapping[str, Any]) -> float:
         """How alike two answers are, in [0, 1]."""
-        raise NotImplementedError
 
     def task_agreement(self, answers: Sequence[Mapping[str, Any]], config: Mapping[str, Any]) -> float | None:
         """Agreement among one task's answers: the mean pairwise similarity; None with fewer than 2."""
@@ -137,8 +141,9 @@ class QuestionKind:
     def merge(self, answers: Sequence[Mapping[str, Any]], method: str, config: Mapping[str, Any]
               ) -> tuple[dict[str, Any], float, dict[str, Any] | None]:
         """One task's consensus from its answers, for kinds merged task by task: (answer, confidence,
-        details). Choices and ratings are merged over whole arrays instead (services.consensus_plan)."""
-        raise NotImplementedError(f"{self.name} answers are merged over arrays")
+        details). Choices and ratings are merged over whole arrays instead (services.consensus_plan), so
+        their kinds have no per-task merge and asking for one is a programming error."""
+        raise TypeError(f"{self.name} answers are merged over arrays, not task by task")
 
     def when_value(self, answer: Mapping[str, Any]) -> Any:
         """What ``when: {"equals": ...}`` of another question compares with."""
