@@ -9,12 +9,14 @@ from ..errors import ServiceUnavailable
 from ..schemas.common import JobSchema, PageArgsSchema, page_of
 from ..schemas.quality import (
     AgreementReportSchema,
+    LeaderboardArgsSchema,
+    LeaderboardSchema,
     WorkerAgreementSchema,
     WorkerGroupSchema,
     WorkerGroupUpdateSchema,
     WorkerStandingSchema,
 )
-from ..services import agreement, workforce
+from ..services import agreement, leaderboard, workforce
 from .common import IDEMPOTENCY_PARAM, api_blueprint, errors, idempotent, security
 from .security import auth_required, current_principal
 
@@ -84,6 +86,20 @@ def worker_agreement(project_id: int):
     report = report or {}
     body.update(workers=report.get("workers", []), pairwise_kappa=report.get("pairwise_kappa", {}))
     return body
+
+
+@bp.get("/projects/<int:project_id>/questions/<string:name>/leaderboard")
+@auth_required("results:read")
+@bp.arguments(LeaderboardArgsSchema, location="query")
+@bp.response(200, LeaderboardSchema)
+@bp.doc(security=security("results:read"))
+@errors(bp, 401, 403, 404, 422)
+def question_leaderboard(args, project_id: int, name: str):
+    """What a pairwise or ranking question compares (models, say), best first: Bradley-Terry scores with
+    95% bootstrap intervals, wins, losses and ties, from every counted answer or from each task's
+    consensus. Gold tasks and rejected answers do not count."""
+    return leaderboard.question_leaderboard(principal=current_principal(), project_id=project_id, name=name,
+                                            source=args["source"])
 
 
 class SuspendSchema(Schema):

@@ -48,3 +48,28 @@ class WorkerGroupSchema(ResponseSchema):
 
 class WorkerGroupUpdateSchema(Schema):
     worker_ids = fields.List(fields.Integer(validate=ID), required=True, validate=validate.Length(max=100_000))
+
+
+class LeaderboardEntrySchema(ResponseSchema):
+    item = fields.String(metadata={"description": "What was compared: the a_id / b_id value (a model, say), the "
+                                                  "candidate's text, or a ranking item's id"})
+    score = fields.Float(metadata={"description": "Bradley-Terry log-strength, mean 0 over the compared items"})
+    ci_low = fields.Float(metadata={"description": "95% percentile bootstrap interval of the score"})
+    ci_high = fields.Float()
+    wins = fields.Integer()
+    losses = fields.Integer()
+    ties = fields.Integer()
+
+
+class LeaderboardSchema(ResponseSchema):
+    question = fields.String()
+    kind = fields.String(validate=validate.OneOf(["pairwise", "ranking"]))
+    source = fields.String(validate=validate.OneOf(["answers", "consensus"]), metadata={
+        "description": "answers: every counted answer is a vote; consensus: each task's merged answer once"})
+    comparisons = fields.Integer(metadata={"description": "Pairwise comparisons counted (a ranking of n items "
+                                                         "makes n(n-1)/2)"})
+    items = fields.List(fields.Nested(LeaderboardEntrySchema), metadata={"description": "Best first"})
+
+
+class LeaderboardArgsSchema(Schema):
+    source = fields.String(load_default="answers", validate=validate.OneOf(["answers", "consensus"]))

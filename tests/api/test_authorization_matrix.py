@@ -79,6 +79,8 @@ MATRIX = [
     ("GET", "/projects/{project}/reviews", None, "401 403 403 ok 404 ok 403 404"),
     ("GET", "/projects/{project}/tasks", None, "401 403 403 ok 404 ok 403 404"),
     ("GET", "/projects/{project}/workers", None, "401 403 403 ok 404 ok 403 404"),
+    # The matrix project asks one single-choice question, which ranks nothing.
+    ("GET", "/projects/{project}/questions/answer/leaderboard", None, "401 403 403 422 404 422 403 404"),
     ("POST", "/projects/{project}/workers/{worker}/lift-suspension", None, "401 403 403 ok 404 ok 403 404"),
     ("POST", "/projects/{project}/workers/{worker}/suspend", {"reason": "spam"}, "401 403 403 ok 404 ok 403 404"),
     ("GET", "/projects/{project}/workers/agreement", None, "401 403 403 ok 404 ok 403 404"),

@@ -4,9 +4,8 @@ import numpy as np
 import pytest
 from scipy.stats import kendalltau
 
-from backend.services import consensus, datasets
+from backend.services import consensus
 from tests.api.test_assignments import claim, submit
-from tests.conftest import principal_of
 
 QUESTIONS = [
     {"name": "preference", "kind": "pairwise", "title": "Which response is better?", "a": "response_a",
@@ -24,19 +23,6 @@ def _item(i):
     return {"prompt": [{"role": "user", "content": f"question {i}"}], "response_a": f"**answer** {i}",
             "response_b": f"<p onclick='x()'>other {i}<script>alert(1)</script></p>", "model_a": "m1",
             "model_b": "m2", "candidates": ["first", "second", "third"]}
-
-
-@pytest.fixture
-def fill(manager):
-    def run(project, items):
-        return datasets.import_items(principal=principal_of(manager), project_id=project.id, items=items)
-
-    return run
-
-
-@pytest.fixture
-def workers(user_factory, login_as):
-    return lambda n: [login_as(user_factory("annotator")) for _ in range(n)]
 
 
 @pytest.fixture
