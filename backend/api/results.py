@@ -102,7 +102,8 @@ def create_export(body, project_id: int):
     job_id = jobs.new_job_id()
     export = exports.create_export(principal=principal, project_id=project_id, fmt=body["format"],
                                    batch_ids=body["batch_ids"], include=body["include"], job_id=job_id,
-                                   include_gold=body["include_gold"], include_empty=body["include_empty"])
+                                   include_gold=body["include_gold"], include_empty=body["include_empty"],
+                                   question=body["question"], include_ties=body["include_ties"])
     record = jobs.record_and_enqueue(job_id, "worker.jobs.run_export", kind="export",
                                      organization_id=principal.organization_id, project_id=project_id,
                                      queue="exports", args={"export_id": export.id})

@@ -8,6 +8,9 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from ..questions import FORM
+from ..questions.form import Form, form_from
+
 # One write() per megabyte keeps syscalls and per-call overhead negligible
 # while the buffer stays small next to the rows we are streaming.
 FLUSH_BYTES = 1 << 20
@@ -48,11 +51,14 @@ class WriteOptions:
 
     ``include_empty``: the training formats (coco, conll, spacy) also write tasks without consensus, as
     images or documents with no labels. ``image_dir``: the directory whose files may be read to size an
-    image named by a local path (None: no local file is read).
+    image named by a local path (None: no local file is read). ``question`` and ``include_ties``: the
+    question a preferences export writes, and whether it writes ties.
     """
 
     include_empty: bool = False
     image_dir: str | None = None
+    question: str | None = None
+    include_ties: bool = False
 
 
 DEFAULT_OPTIONS = WriteOptions()
@@ -61,6 +67,20 @@ DEFAULT_OPTIONS = WriteOptions()
 def dumps(value: Any) -> bytes:
     """Compact JSON as UTF-8 bytes."""
     return orjson.dumps(value)
+
+
+def form_questions(project: dict) -> Form | None:
+    """A form project's questions (``project["questions"]``); None for a project asked the old way,
+    whose answer is written as it always was."""
+    if project.get("task_type") != FORM:
+        return None
+    return form_from(project.get("questions") or [], project.get("display") or [])
+
+
+def part(answer: Any, name: str) -> dict | None:
+    """A form answer's answer to question ``name``, or None (not answered, no answer)."""
+    value = answer.get(name) if isinstance(answer, dict) else None
+    return value if isinstance(value, dict) else None
 
 
 def text_field(project: dict) -> str:

@@ -3,7 +3,9 @@
 Nested values (task data, answers, structured consensus answers) are stored as
 JSON strings so that every project type has the same flat columns. ``gold`` is
 ``true`` for a control task, and ``expected`` holds its expected answer (spelled
-as the consensus is).
+as the consensus is). A form adds two columns per question after these:
+``consensus.NAME`` (the merged answer as one cell: the choice, the rating, the
+text, else JSON) and ``confidence.NAME``.
 """
 
 from __future__ import annotations
@@ -12,7 +14,16 @@ import csv
 from collections.abc import Iterable
 from typing import BinaryIO
 
-from ._common import DEFAULT_OPTIONS, ChunkedWriter, WriteOptions, csv_cell, dumps, expected_answer
+from ._common import (
+    DEFAULT_OPTIONS,
+    ChunkedWriter,
+    WriteOptions,
+    csv_cell,
+    dumps,
+    expected_answer,
+    form_questions,
+    part,
+)
 
 CSV_COLUMNS = (
     "task_id",
@@ -71,9 +82,12 @@ def write_csv(
     could run as a formula is written with a leading single quote (see ``csv_cell``).
     """
     task_type = project["task_type"]
+    form = form_questions(project)
+    questions = form.questions if form is not None else []
     out = ChunkedWriter(fh)
     writer = csv.writer(_Utf8Lines(out))
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(CSV_COLUMNS + tuple(f"{column}.{q.name}" for q in questions for column in ("consensus",
+                                                                                                 "confidence")))
     count = 0
     for row in rows:
         consensus = row["consensus"]
@@ -91,6 +105,12 @@ def write_csv(
             "true" if row.get("gold") else "false",
             _csv_consensus(task_type, expected_answer(row)),
         )
+        if questions:
+            answer = consensus["answer"] if consensus else None
+            confidences = row.get("confidences") or {}
+            for question in questions:
+                confidence = confidences.get(question.name)
+                cells += (question.kind.scalar(part(answer, question.name)), "" if confidence is None else confidence)
         writer.writerow([csv_cell(cell) for cell in cells])
         count += 1
     out.flush()

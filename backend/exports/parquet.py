@@ -2,7 +2,10 @@
 
 Needs pyarrow, imported when a Parquet export is written. Nested values (task
 data, answers, consensus answer, expected answer) are JSON text columns, as in
-the CSV export; ``gold`` is a boolean column, true for control tasks.
+the CSV export; ``gold`` is a boolean column, true for control tasks. A form
+adds two columns per question: ``consensus.NAME`` (a rating's value as a
+float, a choice or a text as a string, other answers as JSON text) and
+``confidence.NAME``.
 
 The columns of a row group are packed straight into Arrow's memory layout
 (values buffer, offsets, validity bitmap) instead of Python lists: that
@@ -16,7 +19,7 @@ from array import array
 from collections.abc import Iterable
 from typing import BinaryIO
 
-from ._common import DEFAULT_OPTIONS, WriteOptions, dumps, expected_answer
+from ._common import DEFAULT_OPTIONS, WriteOptions, dumps, expected_answer, form_questions, part
 
 # A row group is the unit a reader loads at once; 50,000 tasks is large enough
 # for good compression and small enough to keep the writer's memory flat.
@@ -31,6 +34,13 @@ def parquet_schema(project: dict):
     import pyarrow as pa
 
     about = {key: project.get(key) for key in ("id", "name", "task_type", "labels")}
+    form = form_questions(project)
+    per_question = []
+    if form is not None:
+        about["questions"] = [q.as_dict() for q in form.questions]
+    for question in form.questions if form is not None else ():
+        per_question += [(f"consensus.{question.name}", pa.float64() if _numeric(question) else pa.string()),
+                         (f"confidence.{question.name}", pa.float64())]
     return pa.schema(
         [
             ("task_id", pa.int64()),
@@ -44,6 +54,7 @@ def parquet_schema(project: dict):
             ("agreement", pa.float64()),
             ("gold", pa.bool_()),
             ("expected", pa.string()),
+            *per_question,
         ],
         metadata={b"concord.project": dumps(about)},
     )
@@ -144,6 +155,36 @@ def _text(value: str | None) -> bytes | None:
     return None if value is None else value.encode()
 
 
+def _numeric(question) -> bool:
+    return question.kind.scalar_key == "value"
+
+
+class _Questions:
+    """A form's two columns per question for one row group."""
+
+    def __init__(self, questions) -> None:
+        self.questions = questions
+        self.columns = [(_Numbers("d") if _numeric(q) else _Strings(), _Numbers("d")) for q in questions]
+
+    def append(self, row: dict) -> None:
+        consensus = row["consensus"]
+        answer = consensus["answer"] if consensus else None
+        confidences = row.get("confidences") or {}
+        for question, (value, confidence) in zip(self.questions, self.columns, strict=True):
+            answered = part(answer, question.name)
+            if answered is None:
+                value.append(None)
+            elif _numeric(question):
+                value.append(float(answered["value"]))
+            else:
+                cell = question.kind.scalar(answered)
+                value.append(cell.encode() if isinstance(cell, str) else dumps(cell))
+            confidence.append(confidences.get(question.name))
+
+    def arrays(self) -> list:
+        return [column.to_arrow() for pair in self.columns for column in pair]
+
+
 def write_parquet(
     rows: Iterable[dict],
     fh: BinaryIO,
@@ -165,6 +206,8 @@ def write_parquet(
         raise RuntimeError("The parquet export needs pyarrow: pip install pyarrow") from exc
 
     schema = parquet_schema(project)
+    form = form_questions(project)
+    questions = form.questions if form is not None else []
     rows = iter(rows)  # each row group's loop resumes where the previous one stopped
     count = 0
     # Dictionary encoding only pays where values repeat; the JSON columns are nearly all distinct.
@@ -175,8 +218,11 @@ def write_parquet(
             task_id, batch_id, confidence, agreement = _Numbers("q"), _Numbers("q"), _Numbers("d"), _Numbers("d")
             external_id, data, answers, consensus_answer, method, expected = (_Strings() for _ in range(6))
             gold = _Booleans()
+            per_question = _Questions(questions)
             pending = 0
             for row in rows:
+                if questions:
+                    per_question.append(row)
                 consensus = row["consensus"]
                 task_id.append(row["task_id"])
                 external_id.append(_text(row["external_id"]))
@@ -213,7 +259,8 @@ def write_parquet(
                 gold,
                 expected,
             )
-            table = pa.Table.from_arrays([column.to_arrow() for column in columns], schema=schema)
+            arrays = [column.to_arrow() for column in columns] + per_question.arrays()
+            table = pa.Table.from_arrays(arrays, schema=schema)
             writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
             count += pending
     finally:

@@ -94,6 +94,8 @@ class Export(Base):
     # What the file holds: the parts of each task ("answers", "consensus", "agreement"), and the export's
     # options as markers: "gold" (control tasks are in), "empty" (tasks without consensus are in).
     include: Mapped[list[str] | None] = mapped_column(JSONType)
+    # What the format itself was asked for: {"question", "include_ties"} of a preferences export.
+    options: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     status: Mapped[str] = mapped_column(String(16), default="queued")
     job_id: Mapped[str | None] = mapped_column(String(36))
     path: Mapped[str | None] = mapped_column(String(500))
@@ -118,3 +120,13 @@ class Export(Base):
     def include_empty(self) -> bool:
         """The training formats also hold tasks without consensus, with no labels."""
         return "empty" in (self.include or ())
+
+    @property
+    def question(self) -> str | None:
+        """The form question a preferences export is of."""
+        return (self.options or {}).get("question")
+
+    @property
+    def include_ties(self) -> bool:
+        """A preferences export also writes ties."""
+        return bool((self.options or {}).get("include_ties"))

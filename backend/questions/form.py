@@ -290,17 +290,22 @@ def form_of(project: Any) -> Form:
     """The questions of a project (anything with ``task_type``, ``label_config``, ``display``)."""
     config = project.label_config or {}
     if project.task_type == FORM:
-        questions = []
-        for raw in config.get("questions", []):
-            kind = KINDS[raw["kind"]]
-            questions.append(Question(raw["name"], kind, raw.get("title") or raw["name"], raw.get("required", True),
-                                      raw.get("when"), {k: raw[k] for k in kind.fields if k in raw},
-                                      raw.get("consensus_method")))
-        return Form(questions, getattr(project, "display", None) or [])
+        return form_from(config.get("questions", []), getattr(project, "display", None) or [])
     kind = KINDS[project.task_type]
     question = Question(LEGACY_NAME, kind, project.name if hasattr(project, "name") else LEGACY_NAME, True, None,
                         dict(config), getattr(project, "consensus_method", None))
     return Form([question], getattr(project, "display", None) or [], legacy=True)
+
+
+def form_from(questions: Sequence[Mapping[str, Any]], display: Sequence[Mapping[str, str]] = ()) -> Form:
+    """A form from its questions as stored (or as ``Question.as_dict`` writes them), already checked."""
+    made = []
+    for raw in questions:
+        kind = KINDS[raw["kind"]]
+        made.append(Question(raw["name"], kind, raw.get("title") or raw["name"], raw.get("required", True),
+                             raw.get("when"), {k: raw[k] for k in kind.fields if k in raw},
+                             raw.get("consensus_method")))
+    return Form(made, display)
 
 
 def methods_of(project: Any) -> tuple[str, ...]:

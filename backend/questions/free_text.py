@@ -31,6 +31,7 @@ def check_text(config, answer, path: str) -> str:
 
 class FreeText(QuestionKind):
     name = "free_text"
+    scalar_key = "text"
     fields = ("max_length",)
     methods = ("medoid",)
 

@@ -14,6 +14,7 @@ from .free_text import check_max_length, check_text
 
 class TextEdit(QuestionKind):
     name = "text_edit"
+    scalar_key = "text"
     fields = ("source", "max_length")
     methods = ("medoid",)
 

@@ -100,6 +100,10 @@ class ExportRequestSchema(Schema):
     include_empty = JsonBoolean(load_default=False, metadata={
         "description": f"{', '.join(sorted(EMPTY_OPTIONAL))} only: also write tasks without consensus, as images "
                        "or documents with no labels (default false: training would read them as background)"})
+    question = fields.String(load_default=None, validate=validate.Length(min=1, max=64), metadata={
+        "description": "preferences only: the pairwise or ranking question (default: the form's only one)"})
+    include_ties = JsonBoolean(load_default=False, metadata={
+        "description": "preferences only: also write ties, marked tie (default false: a tie prefers nothing)"})
 
 
 class ExportSchema(ResponseSchema):
@@ -111,6 +115,8 @@ class ExportSchema(ResponseSchema):
     include = fields.List(fields.String(), attribute="parts")
     include_gold = fields.Boolean()
     include_empty = fields.Boolean()
+    question = fields.String(allow_none=True, metadata={"description": "preferences exports: the question"})
+    include_ties = fields.Boolean()
     label_config = fields.String(allow_none=True, metadata={
         "description": "label_studio exports: the Label Studio labeling config (XML) the results are named for"})
     status = fields.String(validate=validate.OneOf(["queued", "running", "ready", "failed", "expired"]))

@@ -28,19 +28,16 @@ from sqlalchemy import Connection, func, select, text
 
 from ..db import get_engine, is_postgres, read_session, unit_of_work
 from ..errors import ConcordError, Conflict, ValidationError
-from ..exports import EMPTY_OPTIONAL, FORMATS, WriteOptions, label_config, write_export
+from ..exports import EMPTY_OPTIONAL, FORMATS, WriteOptions, form_question, label_config, write_export
 from ..models import COUNTED_SQL, Assignment, Batch, ConsensusResult, Event, Export, Project, Task, utcnow
+from ..questions import FORM, form_of
 from .access import Principal, ensure_manage, managed_row
 from .pagination import Page, paginate
 
 CHUNK = 5_000
 INCLUDES = ("answers", "consensus", "agreement")
-FORMAT_TYPES = {"coco": {"bounding_boxes"}, "conll": {"text_spans"}, "spacy": {"text_spans"}}
-EXTENSIONS = {"jsonl": "jsonl", "csv": "csv", "coco": "json", "label_studio": "json", "conll": "conll",
-              "spacy": "jsonl", "parquet": "parquet"}
-MIMETYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv", "coco": "application/json",
-             "label_studio": "application/json", "conll": "text/plain", "spacy": "application/x-ndjson",
-             "parquet": "application/vnd.apache.parquet"}
+# A file's name and media type come from its format (backend.exports.FORMATS).
+EXTENSIONS = {name: f.extension.lstrip(".") for name, f in FORMATS.items()}
 
 
 class ExportGone(ConcordError):
@@ -50,9 +47,12 @@ class ExportGone(ConcordError):
 
 def _project_dict(project: Project) -> dict[str, Any]:
     config = project.label_config
-    return {"id": project.id, "name": project.name, "task_type": project.task_type,
-            "labels": config.get("labels"), "text_field": config.get("text_field", "text"),
-            "image_field": config.get("image_field", "image"), "min": config.get("min"), "max": config.get("max")}
+    about = {"id": project.id, "name": project.name, "task_type": project.task_type,
+             "labels": config.get("labels"), "text_field": config.get("text_field", "text"),
+             "image_field": config.get("image_field", "image"), "min": config.get("min"), "max": config.get("max")}
+    if project.task_type == FORM:
+        about.update(questions=config.get("questions", []), display=project.display or [])
+    return about
 
 
 def _with_label_config(export: Export, project: Project) -> Export:
@@ -63,11 +63,12 @@ def _with_label_config(export: Export, project: Project) -> Export:
 
 def create_export(*, principal: Principal, project_id: int, fmt: str, batch_ids: list[int] | None,
                   include: list[str] | None, job_id: str, include_gold: bool = True,
-                  include_empty: bool = False) -> Export:
+                  include_empty: bool = False, question: str | None = None, include_ties: bool = False) -> Export:
     """Record an export for a job to write. Raises NotFound, Forbidden or ValidationError.
 
     ``include_gold``: control tasks are written, marked, with their expected answer. ``include_empty``
-    (coco, conll, spacy only): tasks without consensus are written too, with no labels.
+    (coco, conll, spacy only): tasks without consensus are written too, with no labels. ``question`` and
+    ``include_ties`` (preferences only): the pairwise or ranking question, and whether ties are written.
     """
     principal.require_scope("results:read")
     if fmt not in FORMATS:
@@ -79,13 +80,29 @@ def create_export(*, principal: Principal, project_id: int, fmt: str, batch_ids:
         raise ValidationError(
             f"include_empty: only for {', '.join(sorted(EMPTY_OPTIONAL))}; a {fmt} export holds every task",
             details={"fields": {"include_empty": [f"not for {fmt}"]}})
+    if fmt != "preferences" and include_ties:
+        raise ValidationError("include_ties: only for preferences exports",
+                              details={"fields": {"include_ties": [f"not for {fmt}"]}})
     parts = [part for part in INCLUDES if part in (include or INCLUDES)]
     markers = (["gold"] if include_gold else []) + (["empty"] if include_empty else [])
     with unit_of_work() as session:
         project = ensure_manage(principal, session.get(Project, project_id), project_id)
-        if fmt in FORMAT_TYPES and project.task_type not in FORMAT_TYPES[fmt]:
-            raise ValidationError(f"format: {fmt} is for {', '.join(sorted(FORMAT_TYPES[fmt]))} projects",
+        export_format = FORMATS[fmt]
+        if not export_format.fits(project.task_type):
+            raise ValidationError(f"format: {fmt} is for {', '.join(sorted(export_format.task_types))} projects",
                                   details={"fields": {"format": [f"not for {project.task_type}"]}})
+        options = None
+        if project.task_type == FORM:
+            try:
+                question = form_question(fmt, form_of(project), question)
+            except ValueError as exc:
+                raise ValidationError(f"question: {exc}", details={"fields": {"question": [str(exc)]}}) from exc
+            if question is not None:
+                options = {"question": question, "include_ties": include_ties}
+        elif question is not None:
+            raise ValidationError("question: only for form projects", details={"fields": {"question": ["not a form"]}})
+        if fmt == "preferences":
+            parts = list(INCLUDES)  # the votes, the merged preference and the agreement are what it writes
         if batch_ids:
             found = set(session.scalars(select(Batch.id).where(Batch.project_id == project_id,
                                                                Batch.id.in_(batch_ids))))
@@ -94,7 +111,7 @@ def create_export(*, principal: Principal, project_id: int, fmt: str, batch_ids:
                 raise ValidationError(f"batch_ids: not batches of project {project_id}: {missing[:20]}",
                                       details={"fields": {"batch_ids": [f"unknown: {missing[:20]}"]}})
         export = Export(project_id=project_id, format=fmt, batch_ids=batch_ids, include=parts + markers,
-                        status="queued", job_id=job_id)
+                        options=options, status="queued", job_id=job_id)
         session.add(export)
         _with_label_config(export, project)
     return export
@@ -157,23 +174,31 @@ def iter_rows(project_id: int, *, batch_ids: list[int] | None, include: list[str
                                              "submitted_at": answer_time(submitted_at),
                                              "active_seconds": seconds, "review_status": review,
                                              "counted": bool(is_counted)})
-            consensus = {}
+            consensus, confidences = {}, {}
             if "consensus" in include:
                 # Core rows, not ORM objects: this loop runs once per exported task.
-                for task_id, answer, confidence, method, used in session.execute(
+                for task_id, answer, confidence, method, used, details in session.execute(
                         select(results.task_id, results.answer, results.confidence, results.method,
-                               results.answers_used).where(results.project_id == project_id,
-                                                           results.task_id > after,
-                                                           results.task_id <= tasks[-1].id)).all():
+                               results.answers_used, results.details).where(results.project_id == project_id,
+                                                                            results.task_id > after,
+                                                                            results.task_id <= tasks[-1].id)).all():
                     consensus[task_id] = {"answer": answer, "confidence": confidence, "method": method,
                                           "answers_used": used}
+                    if isinstance(details, dict) and isinstance(details.get("questions"), dict):
+                        confidences[task_id] = _confidences(details["questions"])
         for t in tasks:
             gold = t.status == "gold"
             yield {"task_id": t.id, "external_id": t.external_id, "batch_id": t.batch_id, "data": t.data,
                    "answers": answers.get(t.id, []), "consensus": consensus.get(t.id),
                    "agreement": t.agreement if "agreement" in include else None,
-                   "gold": gold, "expected": t.gold if gold else None, "created_at": answer_time(t.created_at)}
+                   "gold": gold, "expected": t.gold if gold else None, "created_at": answer_time(t.created_at),
+                   "confidences": confidences.get(t.id)}
         after = tasks[-1].id
+
+
+def _confidences(questions: dict[str, Any]) -> dict[str, float | None]:
+    """A form's confidence per question, from its result's ``details.questions``."""
+    return {name: q.get("confidence") for name, q in questions.items() if isinstance(q, dict)}
 
 
 # PostgreSQL writes each JSON Lines line itself, by concatenating text: json_build_object looks up every
@@ -434,15 +459,17 @@ ORDER BY t.id"""
 
 
 def _serialized_rows_from_postgres(project_id: int, *, batch_ids: list[int] | None, include: list[str],
-                                   salt: str, include_gold: bool = True) -> Iterator[dict]:
+                                   salt: str, include_gold: bool = True, form: bool = False) -> Iterator[dict]:
     """``iter_rows`` for the writers that only serialize values (Parquet): one ordered stream, and the
     JSON values (data, answers, consensus answer) as PostgreSQL's JSON text in ``orjson.Fragment``s,
-    which orjson writes out as they are instead of decoding and encoding them again.
+    which orjson writes out as they are instead of decoding and encoding them again. ``form``: the
+    consensus answer is decoded, for the writer's column per question.
     """
     answers, consensus = "answers" in include, "consensus" in include
     sql = _ROWS_SQL.format(
         answers="'[' || COALESCE(a.answers, '') || ']'" if answers else "'[]'",
-        consensus="c.answer::text, c.confidence, c.method, c.answers_used" if consensus else "NULL, NULL, NULL, NULL",
+        consensus=("c.answer::text, c.confidence, c.method, c.answers_used, (c.details -> 'questions')::text"
+                   if consensus else "NULL, NULL, NULL, NULL, NULL"),
         agreement="t.agreement" if "agreement" in include else "NULL",
         joins=(_ANSWERS_JOIN if answers else "") + (_CONSENSUS_JOIN if consensus else ""),
         batches="AND t.batch_id = ANY(%(batch_ids)s)" if batch_ids else "",
@@ -458,15 +485,18 @@ def _serialized_rows_from_postgres(project_id: int, *, batch_ids: list[int] | No
         stream = conn.connection.driver_connection.cursor().stream(sql, params, size=size)
         # Closed before the transaction ends, should the writer stop early: psycopg then drops the rest.
         with closing(stream):
-            for (task_id, external_id, batch_id, data, answer_list, answer, confidence, method, used, agreement,
-                 gold, expected) in stream:
+            for (task_id, external_id, batch_id, data, answer_list, answer, confidence, method, used, questions,
+                 agreement, gold, expected) in stream:
+                # A form's writer reads each question's part: its merged answer is decoded (a small object).
+                merged = None if answer is None else (orjson.loads(answer) if form else fragment(answer))
                 yield {"task_id": task_id, "external_id": external_id, "batch_id": batch_id,
                        "data": fragment(data),
                        "answers": fragment(answer_list),
-                       "consensus": None if answer is None else {"answer": fragment(answer), "confidence": confidence,
+                       "consensus": None if answer is None else {"answer": merged, "confidence": confidence,
                                                                  "method": method, "answers_used": used},
                        "agreement": agreement, "gold": gold,
-                       "expected": None if expected is None else fragment(expected)}
+                       "expected": None if expected is None else fragment(expected),
+                       "confidences": _confidences(orjson.loads(questions)) if questions else None}
 
 
 def run_export(*, export_id: int, directory: Path, salt: str, ttl_hours: int,
@@ -482,7 +512,8 @@ def run_export(*, export_id: int, directory: Path, salt: str, ttl_hours: int,
         export.status = "running"
         total = sum(n for _, n in _batch_sizes(session, project.id, export.batch_ids, export.include_gold)) or 1
     parts, include_gold = export.parts, export.include_gold
-    options = WriteOptions(include_empty=export.include_empty, image_dir=str(image_dir) if image_dir else None)
+    options = WriteOptions(include_empty=export.include_empty, image_dir=str(image_dir) if image_dir else None,
+                           question=export.question, include_ties=export.include_ties)
     directory.mkdir(parents=True, exist_ok=True)
     final = directory / f"export-{export_id}.{EXTENSIONS[export.format]}"
     partial = final.with_suffix(final.suffix + ".partial")
@@ -501,10 +532,13 @@ def run_export(*, export_id: int, directory: Path, salt: str, ttl_hours: int,
                                                progress=lambda n: progress(min(0.99, n / total)),
                                                include_gold=include_gold)
             else:
-                source = (_serialized_rows_from_postgres if export.format == "parquet" and is_postgres()
-                          else iter_rows)
-                rows = source(project.id, batch_ids=export.batch_ids, include=parts, salt=salt,
-                              include_gold=include_gold)
+                if export.format == "parquet" and is_postgres():
+                    rows = _serialized_rows_from_postgres(project.id, batch_ids=export.batch_ids, include=parts,
+                                                          salt=salt, include_gold=include_gold,
+                                                          form=project.task_type == FORM)
+                else:
+                    rows = iter_rows(project.id, batch_ids=export.batch_ids, include=parts, salt=salt,
+                                     include_gold=include_gold)
                 with closing(rows):  # a writer that fails mid-way: end the read and its transaction now
                     written = write_export(export.format, counted(rows), fh, _project_dict(project),
                                            tmp_dir=str(directory), options=options)
@@ -558,7 +592,7 @@ def download(*, principal: Principal, export_id: int) -> tuple[Path, str, str]:
     if export.expires_at and export.expires_at <= utcnow() or not export.path or not Path(export.path).exists():
         raise ExportGone(f"Export {export_id} has expired; create a new one.")
     name = f"project-{export.project_id}-export-{export.id}.{EXTENSIONS[export.format]}"
-    return Path(export.path), name, MIMETYPES[export.format]
+    return Path(export.path), name, FORMATS[export.format].media_type
 
 
 def delete_expired() -> int:

@@ -140,7 +140,7 @@ BOX_ROWS = [
 
 
 def test_formats_list_what_the_caller_can_offer():
-    assert set(FORMATS) == {"jsonl", "csv", "coco", "label_studio", "conll", "spacy", "parquet"}
+    assert set(FORMATS) == {"jsonl", "csv", "coco", "label_studio", "conll", "spacy", "parquet", "preferences"}
     assert FORMATS["coco"].task_types == {"bounding_boxes"} and FORMATS["jsonl"].task_types is None
 
 
