@@ -27,9 +27,19 @@ def test_demo_loads_once_and_its_logins_work(cli, client):
     login = client.post("/api/v1/auth/login", json={"email": "manager@concord.test", "password": "concord-manager"})
     assert login.status_code == 200
     projects = client.get("/api/v1/projects").json["items"]
-    assert [p["name"] for p in projects] == ["Movie review sentiment", "News entities"]
+    assert [p["name"] for p in projects] == ["Movie review sentiment", "News entities", "Assistant replies"]
     batches = client.get(f"/api/v1/projects/{projects[0]['id']}/batches").json["items"]
     assert sum(b["task_count"] for b in batches) == 24
+    # The LLM-feedback project comes answered and merged: its leaderboard ranks the models by their replies.
+    feedback = projects[2]["id"]
+    board = client.get(f"/api/v1/projects/{feedback}/questions/preference/leaderboard").json
+    assert [row["item"] for row in board["items"]] == ["lumen-large", "lumen-small", "echo-1"]
+    assert board["comparisons"] == 54 and sum(row["ties"] for row in board["items"]) > 0
+    agreement = client.get(f"/api/v1/projects/{feedback}/agreement").json["questions"]
+    assert set(agreement) == {"preference", "helpful", "harmless", "honest", "reason"}
+    assert 0 < agreement["preference"]["project"]["alpha"]["value"] < 1
+    result = client.get(f"/api/v1/projects/{feedback}/results").json["items"][0]
+    assert set(result["consensus"]["answer"]) >= {"preference", "helpful", "harmless", "honest"}
 
 
 def test_worker_needs_redis(cli, monkeypatch):

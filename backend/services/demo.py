@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from ..db import read_session
 from ..models import Organization, Project, User
-from . import accounts, assignments, datasets, projects, review
+from . import accounts, assignments, consensus, datasets, projects, review
 from .assignments import Actor, NoTask
 
 ORGANIZATION = "Northwind Data Labs"
@@ -107,6 +107,20 @@ def _demo_projects(principal) -> None:
     datasets.import_items(principal=principal, project_id=entities.id, filename="news.json",
                           items=[{"external_id": f"news-{i + 1:03d}", "text": s} for i, s in enumerate(SENTENCES)])
 
+    feedback = projects.create_project(principal=principal, fields={
+        "name": "Assistant replies",
+        "instructions": "Read the conversation and the two replies to its last message.\n\n"
+                        "1. Pick the better reply (or call it a tie when neither is better).\n"
+                        "2. Rate the reply you preferred on each criterion, 1 (not at all) to 5 (fully).\n"
+                        "3. Optionally, say in a sentence why.",
+        "questions": FEEDBACK_QUESTIONS, "display": FEEDBACK_DISPLAY,
+        "overlap": 3, "batch_size": 6, "lease_seconds": 600, "status": "active",
+        "reward": {"amount": 20, "currency": "USD"},
+    })
+    datasets.import_items(principal=principal, project_id=feedback.id, filename="replies.json",
+                          items=_feedback_items())
+    _feedback_activity(feedback.id)
+
 
 NEGATIVE = ("never get back", "walked out", "wooden", "did not care", "whisper", "boring", "waste")
 POSITIVE = ("stayed with me", "laughed", "career", "solid", "worth", "beautiful", "loved")
@@ -143,3 +157,97 @@ def _demo_activity(principal, project_id: int) -> None:
         if n < 2:
             review.review_in_bulk(principal=principal, project_id=project_id, action="approve",
                                   worker_id=worker.worker_id)
+
+
+# An LLM-feedback project: a conversation, two replies from different models, a preference between them,
+# three Likert criteria and an optional reason. The models differ in quality, so that the leaderboard has
+# a story to tell; the annotators mostly agree, with the slips real annotators make.
+LIKERT = {"1": "not at all", "2": "barely", "3": "partly", "4": "mostly", "5": "fully"}
+FEEDBACK_QUESTIONS = [
+    {"name": "preference", "kind": "pairwise", "title": "Which reply is better?", "prompt": "conversation",
+     "a": "reply_a", "b": "reply_b", "a_id": "model_a", "b_id": "model_b"},
+    *({"name": name, "kind": "rating", "title": f"How {name} is the reply you preferred?", "min": 1, "max": 5,
+       "labels": LIKERT} for name in ("helpful", "harmless", "honest")),
+    {"name": "reason", "kind": "free_text", "title": "Why? (optional)", "required": False},
+]
+FEEDBACK_DISPLAY = [{"field": "conversation", "as": "chat"}, {"field": "reply_a", "as": "markdown"},
+                    {"field": "reply_b", "as": "markdown"}]
+MODELS = {"lumen-large": 3, "lumen-small": 2, "echo-1": 1}  # how good each model's replies are
+PROMPTS = [
+    ("How do I boil an egg so the yolk stays runny?",
+     {"lumen-large": "Lower the egg into **boiling** water and cook it for **6 minutes**, then move it to "
+                     "ice water for a minute. The white sets and the yolk stays runny.",
+      "lumen-small": "Boil it for about 6 minutes, then cool it in cold water.",
+      "echo-1": "Eggs are a good source of protein. Boil for 12 minutes."}),
+    ("What is the capital of Australia?",
+     {"lumen-large": "The capital of Australia is **Canberra**, not Sydney as many people assume.",
+      "lumen-small": "Canberra.",
+      "echo-1": "The capital of Australia is Sydney."}),
+    ("Can you summarise what a Roth IRA is in two sentences?",
+     {"lumen-large": "A Roth IRA is a US retirement account funded with money you have already paid tax on. "
+                     "Its growth and qualified withdrawals in retirement are tax-free.",
+      "lumen-small": "It is a retirement account where you pay taxes now and not later.",
+      "echo-1": "A Roth IRA is a kind of bank loan for retirees."}),
+    ("My code says `TypeError: 'NoneType' object is not subscriptable`. What does that mean?",
+     {"lumen-large": "You indexed a value that is `None`, e.g. `result[0]` where `result` came from a "
+                     "function that returned nothing. Check where that variable is assigned.",
+      "lumen-small": "Some variable is None and you used `[...]` on it.",
+      "echo-1": "Reinstall Python; your installation is broken."}),
+    ("Write a haiku about autumn rain.",
+     {"lumen-large": "Cold rain on the roof\nmaple leaves loosen their grip\nthe gutter runs red",
+      "lumen-small": "Rain falls in autumn\nleaves are falling down as well\nit is very wet",
+      "echo-1": "Autumn rain is rain that falls in autumn, which is a season."}),
+    ("Is it safe to mix bleach and ammonia for a stronger cleaner?",
+     {"lumen-large": "**No.** Mixing them releases toxic chloramine gas. Use one product at a time, rinse "
+                     "in between, and keep the room ventilated.",
+      "lumen-small": "No, it makes a dangerous gas.",
+      "echo-1": "Yes, the mixture cleans twice as well."}),
+]
+
+
+def _feedback_items() -> list[dict]:
+    """Each prompt answered by two of the three models (every pair, sides alternating): 18 tasks."""
+    names = list(MODELS)
+    pairs = [(names[i], names[j]) for i in range(len(names)) for j in range(i + 1, len(names))]
+    items = []
+    for p, (question, replies) in enumerate(PROMPTS):
+        for k, (first, second) in enumerate(pairs):
+            a, b = (first, second) if (p + k) % 2 == 0 else (second, first)
+            items.append({"external_id": f"chat-{p + 1:02d}-{k + 1}", "data": {
+                "conversation": [{"role": "system", "content": "You are a helpful assistant."},
+                                 {"role": "user", "content": question}],
+                "reply_a": replies[a], "reply_b": replies[b], "model_a": a, "model_b": b}})
+    return items
+
+
+def _feedback_answer(data: dict, n: int, i: int) -> dict:
+    gap = MODELS[data["model_a"]] - MODELS[data["model_b"]]
+    choice = "a" if gap > 0 else "b"
+    if abs(gap) == 1 and (n + i) % 4 == 3:
+        choice = "tie"  # close calls are sometimes called even
+    if n == 1 and i % 5 == 4:
+        choice = {"a": "b", "b": "a"}.get(choice, choice)  # ben slips now and then
+    quality = max(MODELS[data["model_a"]], MODELS[data["model_b"]]) if choice != "b" else MODELS[data["model_b"]]
+    score = min(5, 1 + quality + (n + i) % 2)
+    answer = {"preference": {"choice": choice}, "helpful": {"value": score},
+              "harmless": {"value": min(5, score + 1)}, "honest": {"value": max(1, score - (i % 3 == 0))}}
+    if (n + i) % 3 == 0:
+        answer["reason"] = {"text": "It answers the question directly and gets the facts right." if choice != "tie"
+                            else "Both replies are about equally good."}
+    return answer
+
+
+def _feedback_activity(project_id: int) -> None:
+    """Every annotator answers every task, then the answers are merged: consensus, agreement and the
+    leaderboard of the three models have real data."""
+    for n, email in enumerate(("ana@concord.test", "ben@concord.test", "chen@concord.test")):
+        with read_session() as session:
+            user = session.scalar(select(User).where(User.email == email))
+        worker = accounts.principal_for_user(user)
+        for i in range(len(PROMPTS) * len(MODELS)):
+            lease = assignments.claim_next_task(principal=worker, project_id=project_id, worker_id=worker.worker_id)
+            if isinstance(lease, NoTask):
+                break
+            assignments.submit_answer(assignment_id=lease.assignment.id, actor=Actor(worker_id=worker.worker_id),
+                                      answer=_feedback_answer(lease.task.data, n, i), active_seconds=40 + 3 * i)
+    consensus.run_consensus(project_id=project_id)
