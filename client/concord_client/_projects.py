@@ -15,9 +15,12 @@ from .types import (
     Batch,
     Cost,
     Dataset,
+    DisplayEntry,
+    Leaderboard,
     Page,
     Progress,
     Project,
+    Question,
     Task,
     TaskDetail,
     WorkloadRow,
@@ -37,14 +40,19 @@ class Resource:
 class Projects(Resource):
     """``/projects``: create, read, change settings; progress, cost and workload."""
 
-    def create(self, name: str, task_type: str, *, idempotency_key: str | None = None, **fields: Any) -> Project:
+    def create(self, name: str, task_type: str | None = None, *, questions: list[Question] | None = None,
+               display: list[DisplayEntry] | None = None, idempotency_key: str | None = None,
+               **fields: Any) -> Project:
         """Create a project (status ``draft`` unless ``status="active"`` is given).
 
+        Either one question of ``task_type`` (``create("Sentiment", "single_choice", labels=[...])``) or a
+        form: ``questions=[{"name", "kind", "title"?, "required"?, "when"?, ...the kind's fields}]`` with
+        ``display=[{"field", "as"}]`` saying how task data is shown (docs/FORMS.md lists every kind).
         ``fields`` are the project settings: ``labels``, ``overlap``, ``reward={"amount", "currency"}``,
         ``batch_size``, ``consensus_method``, ``instructions``...
         """
-        return self._http.json("POST", "/projects", json={"name": name, "task_type": task_type, **fields},
-                               idempotency_key=idempotency_key)
+        body = {"name": name, **without_none(task_type=task_type, questions=questions, display=display), **fields}
+        return self._http.json("POST", "/projects", json=body, idempotency_key=idempotency_key)
 
     def get(self, project_id: int) -> Project:
         return self._http.json("GET", f"/projects/{project_id}")
@@ -62,6 +70,17 @@ class Projects(Resource):
 
     def progress(self, project_id: int) -> Progress:
         return self._http.json("GET", f"/projects/{project_id}/progress")
+
+    def agreement(self, project_id: int) -> JSON:
+        """Inter-annotator agreement: the project's, per batch, per day and per worker; for a form, also
+        ``questions: {name: ...}`` with each question's figures."""
+        return self._http.json("GET", f"/projects/{project_id}/agreement")
+
+    def leaderboard(self, project_id: int, question: str, *, source: str = "answers") -> Leaderboard:
+        """What a pairwise or ranking question compares, best first, with Bradley-Terry scores and 95%
+        intervals; ``source="consensus"`` counts each task's merged answer once instead of every answer."""
+        return self._http.json("GET", f"/projects/{project_id}/questions/{question}/leaderboard",
+                               params={"source": source})
 
     def cost(self, project_id: int) -> Cost:
         """Spent, pending, in flight, committed and remaining budget; the forecast to finish."""

@@ -101,14 +101,18 @@ class Exports(Resource):
 
     def create(self, project_id: int, format: str, *, batch_ids: list[int] | None = None,
                include: list[str] | None = None, include_gold: bool | None = None,
-               include_empty: bool | None = None, idempotency_key: str | None = None) -> Export:
-        """Start an export (``jsonl``, ``csv``, ``parquet``, ``coco``, ``label_studio``, ``conll``, ``spacy``).
+               include_empty: bool | None = None, question: str | None = None,
+               include_ties: bool | None = None, idempotency_key: str | None = None) -> Export:
+        """Start an export (``jsonl``, ``csv``, ``parquet``, ``coco``, ``label_studio``, ``conll``, ``spacy``,
+        ``preferences``).
 
         ``include_gold=False`` leaves control tasks out (by default they are in, marked as gold with their
         expected answer); ``include_empty=True`` (coco, conll, spacy) also writes tasks without consensus.
+        ``question`` names the form's question a one-question format writes (``preferences``: a pairwise or
+        ranking question); ``include_ties=True`` also writes tied preferences.
         """
         body = without_none(format=format, batch_ids=batch_ids, include=include, include_gold=include_gold,
-                            include_empty=include_empty)
+                            include_empty=include_empty, question=question, include_ties=include_ties)
         return self._http.json("POST", f"/projects/{project_id}/exports", json=body,
                                idempotency_key=idempotency_key)["export"]
 
@@ -171,11 +175,11 @@ class Exports(Resource):
 
     def export(self, project_id: int, format: str, dest: str | os.PathLike[str] | IO[bytes], *,
                batch_ids: list[int] | None = None, include: list[str] | None = None,
-               include_gold: bool | None = None, include_empty: bool | None = None, timeout: float = 600,
-               poll_interval: float = 1.0) -> Path | None:
+               include_gold: bool | None = None, include_empty: bool | None = None, question: str | None = None,
+               include_ties: bool | None = None, timeout: float = 600, poll_interval: float = 1.0) -> Path | None:
         """Create an export, wait for it and download it to ``dest``."""
         created = self.create(project_id, format, batch_ids=batch_ids, include=include, include_gold=include_gold,
-                              include_empty=include_empty)
+                              include_empty=include_empty, question=question, include_ties=include_ties)
         ready = self.wait(created, timeout=timeout, poll_interval=poll_interval)
         return self.download(ready, dest)
 

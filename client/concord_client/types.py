@@ -48,12 +48,30 @@ class Qualification(TypedDict, total=False):
     vendor_organizations: list[int]
 
 
+class Question(TypedDict, total=False):
+    """One question of a form: the common fields, plus the kind's own (labels, min/max, a/b, items...)."""
+
+    name: str
+    kind: str
+    title: str
+    required: bool
+    when: JSON | None
+    consensus_method: str | None
+
+
+# How a data field is shown: ``as`` is text, markdown, html, image, images, audio, video or chat.
+DisplayEntry = TypedDict("DisplayEntry", {"field": str, "as": str})
+
+
 class Project(TypedDict, total=False):
     id: int
     organization_id: int
     name: str
     instructions: str
-    task_type: Literal["single_choice", "multi_choice", "rating", "bounding_boxes", "text_spans", "free_text"]
+    task_type: Literal["single_choice", "multi_choice", "rating", "bounding_boxes", "text_spans", "free_text",
+                       "form"]
+    questions: list[Question]
+    display: list[DisplayEntry]
     labels: list[str] | None
     min: int | None
     max: int | None
@@ -281,6 +299,24 @@ class Result(TypedDict, total=False):
     computed_at: str
 
 
+class LeaderboardEntry(TypedDict):
+    item: str
+    score: float
+    ci_low: float
+    ci_high: float
+    wins: int
+    losses: int
+    ties: int
+
+
+class Leaderboard(TypedDict):
+    question: str
+    kind: Literal["pairwise", "ranking"]
+    source: Literal["answers", "consensus"]
+    comparisons: int
+    items: list[LeaderboardEntry]
+
+
 class Export(TypedDict, total=False):
     id: int
     project_id: int
@@ -289,6 +325,8 @@ class Export(TypedDict, total=False):
     include: list[str] | None
     include_gold: bool
     include_empty: bool
+    question: str | None
+    include_ties: bool
     label_config: str | None
     status: Literal["queued", "running", "ready", "failed", "expired"]
     job_id: str | None
