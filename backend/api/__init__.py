@@ -131,8 +131,11 @@ def _out_of_range(_exc: OverflowError):
 
 
 # The web UI loads its scripts and styles from /web and talks only to this origin; nothing inline
-# runs, no page may frame it (clickjacking), and no plugin content loads.
-CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+# runs, no page may frame it (clickjacking), and no plugin content loads. Task images, audio and video
+# may live where the project's data points (a bucket, a CDN): they load from any http(s) address, but
+# they cannot run code, and no frame may load at all.
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; "
+                           "img-src 'self' data: https: http:; media-src 'self' data: https: http:; frame-src 'none'; "
                            "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
                            "frame-ancestors 'none'")
 SECURITY_HEADERS = {

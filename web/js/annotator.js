@@ -2,7 +2,7 @@
 import { ApiError, all, get, request } from "./api.js";
 import { announce, navigate, onLeave, session } from "./app.js";
 import { duration, fill, h, markdown, money, notice, pct, table } from "./format.js";
-import { createWidget } from "./widgets.js";
+import { createForm } from "./questions/task_form.js";
 
 const REASONS = {
   no_task_available: ["No task is available for you in this project right now. Come back later or try another project.", "info"],
@@ -13,6 +13,15 @@ const REASONS = {
   project_not_active: ["This project is not active at the moment.", "warn"],
 };
 
+// What a project asks, in a few words: "single choice · pos, neg" or "form · 5 questions".
+function kindLine(p) {
+  if (p.task_type === "form") {
+    const n = (p.questions || []).length;
+    return `form · ${n} question${n === 1 ? "" : "s"}`;
+  }
+  return `${p.task_type.replaceAll("_", " ")}${p.labels ? ` · ${p.labels.join(", ")}` : ""}`;
+}
+
 export async function projectsPage(view) {
   const projects = await all("/projects?status=active");
   fill(view, h("h1", {}, "Projects open to you"),
@@ -20,7 +29,7 @@ export async function projectsPage(view) {
     projects.length ? h("div", { class: "grid" }, projects.map((p) => h("article", { class: "card", "aria-labelledby": `p-${p.id}` },
       h("div", { class: "spread" }, h("h2", { id: `p-${p.id}`, style: "margin:0" }, p.name),
         p.reward ? h("span", { class: "badge ok" }, `${money(p.reward.amount, p.reward.currency)} / answer`) : null),
-      h("p", { class: "muted" }, `${p.task_type.replace("_", " ")}${p.labels ? ` · ${p.labels.join(", ")}` : ""}`),
+      h("p", { class: "muted" }, kindLine(p)),
       h("details", {}, h("summary", {}, "Instructions"), markdown(p.instructions || "No instructions.")),
       h("p", {}, h("a", { class: "button primary", href: `#/work/${p.id}` }, "Start working")))))
       : notice("info", "No project is open to you at the moment."));
@@ -92,25 +101,25 @@ export async function workPage(view, projectId) {
 
   function renderLease() {
     const p = lease.project;
-    widget = createWidget(p, lease.task);
+    widget = createForm(p, lease.task);
+    const submitKey = widget.textEntry ? "Ctrl+Enter" : "Enter";
     fill(head, h("h1", { style: "margin:0" }, p.name),
       lease.reward ? h("span", { class: "badge ok" }, money(lease.reward.amount, lease.reward.currency)) : null);
     startCountdown(lease.expires_at);
     fill(side, h("h2", { style: "margin-top:0" }, "Instructions"), markdown(p.instructions || "No instructions."),
       h("h2", {}, "Keys"), h("ul", {},
-        p.task_type === "free_text" ? h("li", {}, h("kbd", {}, "Ctrl"), "+", h("kbd", {}, "Enter"), " submit")
-          : h("li", {}, h("kbd", {}, "Enter"), " submit"),
-        p.labels ? h("li", {}, h("kbd", {}, "1"), "–", h("kbd", {}, String(Math.min(9, p.labels.length))), " labels") : null,
-        p.task_type === "bounding_boxes" ? h("li", {}, h("kbd", {}, "N"), " new box, arrows move, Shift+arrows resize, ", h("kbd", {}, "Delete"), " removes") : null,
-        p.task_type === "text_spans" ? h("li", {}, "In the text: ← → move by word, Shift extends, a number labels") : null));
+        widget.textEntry && widget.legacy ? h("li", {}, h("kbd", {}, "Ctrl"), "+", h("kbd", {}, "Enter"), " submit")
+          : h("li", {}, h("kbd", {}, "Enter"), " submit", widget.textEntry ? [" (", h("kbd", {}, "Ctrl"), "+", h("kbd", {}, "Enter"), " in a text box)"] : null),
+        widget.legacy ? null : h("li", {}, h("kbd", {}, "Tab"), " next question, ", h("kbd", {}, "Shift"), "+", h("kbd", {}, "Tab"), " previous"),
+        widget.help.map((line) => h("li", {}, line))));
     fill(taskArea, widget.el, h("div", { class: "actions", style: "margin-top:1rem" },
-      h("button", { type: "button", class: "primary", id: "submit", onclick: submit }, "Submit ", h("kbd", {}, p.task_type === "free_text" ? "Ctrl+Enter" : "Enter")),
+      h("button", { type: "button", class: "primary", id: "submit", onclick: submit }, "Submit ", h("kbd", {}, widget.legacy ? submitKey : "Enter")),
       h("button", { type: "button", id: "skip", "data-native-enter": "", onclick: skip }, "Skip"),
       h("span", { class: "muted" }, lease.task.external_id ? `Task ${lease.task.external_id}` : `Task #${lease.task.id}`)));
     taskArea.dataset.assignment = String(lease.id);
     taskArea.dataset.taskType = p.task_type;
     clock.reset();
-    (widget.ready || Promise.resolve()).then(() => widget.focus());
+    widget.ready.then(() => widget.focus());
   }
 
   async function claim() {
@@ -180,9 +189,15 @@ export async function workPage(view, projectId) {
     if (!lease || !widget || document.querySelector("dialog[open]")) return;
     const target = event.target;
     const typing = target instanceof HTMLTextAreaElement || (target instanceof HTMLInputElement && target.type !== "checkbox" && target.type !== "radio");
+    if (event.key === "Tab") {
+      if (widget.onTab(event)) event.preventDefault();
+      return;
+    }
     if (event.key === "Enter") {
-      if (widget.textEntry ? !(event.ctrlKey || event.metaKey) : typing) return;
-      if (target.closest?.("[data-native-enter], a, header, nav")) return;
+      const ctrl = event.ctrlKey || event.metaKey;
+      // A one-question text project submits with Ctrl+Enter only; in a form, Enter outside a text box submits.
+      if (!ctrl && (typing || (widget.legacy && widget.textEntry))) return;
+      if (!ctrl && target.closest?.("[data-native-enter], a, header, nav, .moves")) return;
       // Enter submits what is chosen; it never picks the focused choice (Space or a number key does).
       event.preventDefault();
       submit();
@@ -250,6 +265,12 @@ function answerText(answer) {
   if (typeof answer.text === "string") return clip(answer.text);
   if (Array.isArray(answer.spans)) return answer.spans.length ? answer.spans.map((s) => s.label).join(", ") : "no spans";
   if (Array.isArray(answer.boxes)) return `${answer.boxes.length} box${answer.boxes.length === 1 ? "" : "es"}`;
+  if (Array.isArray(answer.order)) return `order ${answer.order.join(" > ")}`;
+  const parts = Object.entries(answer);
+  // A form's answer: one part per question.
+  if (parts.length && parts.every(([, v]) => v && typeof v === "object" && !Array.isArray(v))) {
+    return clip(parts.map(([name, part]) => `${name}: ${answerText(part)}`).join("; "), 120);
+  }
   return clip(JSON.stringify(answer));
 }
 

@@ -1,9 +1,9 @@
 // text_spans: select text with the mouse (or words with Shift+arrows) and label it.
 // Offsets are in Unicode code points, as the API (Python) counts them, not in JavaScript's UTF-16 units.
-import { fill, h } from "./format.js";
-import { labelColor, labelPicker } from "./labels.js";
+import { fill, h } from "../format.js";
+import { labelColor, labelPicker } from "../labels.js";
 
-export function spansWidget(project, task) {
+export function create(project, task, { idp = "" } = {}) {
   const labels = project.labels || [];
   const field = project.text_field || "text";
   const text = String(task.data?.[field] ?? "");
@@ -22,10 +22,10 @@ export function spansWidget(project, task) {
 
   const picker = labelPicker(labels);
   const box = h("div", {
-    class: "spans-text", id: "spans-text", tabindex: "0", role: "textbox", "aria-readonly": "true", "aria-multiline": "true",
+    class: "spans-text", id: `${idp}spans-text`, tabindex: "0", role: "textbox", "aria-readonly": "true", "aria-multiline": "true",
     "aria-label": "Text to label. Select with the mouse, or move by word with the arrow keys and extend with Shift+arrows; a number key labels the selection.",
   });
-  const list = h("ul", { class: "plain", id: "spans-list", "aria-label": "Labelled spans" });
+  const list = h("ul", { class: "plain", id: `${idp}spans-list`, "aria-label": "Labelled spans" });
 
   const kbdRange = () => {
     if (!kbd || !words.length) return null;
@@ -144,3 +144,9 @@ export function spansWidget(project, task) {
     focus: () => box.focus(),
   };
 }
+
+// The data field this question marks up is shown by the widget, not again in the task's data.
+export const consumes = (question) => [question.text_field || "text"];
+export const help = (question) => [
+  [h("kbd", {}, "1"), "–", h("kbd", {}, String(Math.min(9, (question.labels || []).length))), " labels"],
+  ["In the text: ← → move by word, Shift extends, a number labels"]];

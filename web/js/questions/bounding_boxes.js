@@ -2,8 +2,8 @@
 // Keyboard: 1-9 pick the label of new boxes, N adds one, arrows move the selected box (Shift+arrows resize it),
 // Delete removes it; the list below selects a box and changes its label.
 // Coordinates are image pixels (the task's width/height when given, else the image's natural size).
-import { fill, h } from "./format.js";
-import { labelColor, labelPicker } from "./labels.js";
+import { fill, h } from "../format.js";
+import { labelColor, labelPicker } from "../labels.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const s = (tag, attrs = {}) => {
@@ -12,7 +12,7 @@ const s = (tag, attrs = {}) => {
   return el;
 };
 
-export function boxesWidget(project, task) {
+export function create(project, task, { idp = "" } = {}) {
   const labels = project.labels || [];
   const src = task.data?.[project.image_field || "image"];
   let W = Number(task.data?.width) || 0, H = Number(task.data?.height) || 0;
@@ -23,10 +23,10 @@ export function boxesWidget(project, task) {
   // The picker chooses the label of the next box; a box's own label is changed in the list.
   const picker = labelPicker(labels);
   const img = h("img", { src, alt: "Image to annotate", draggable: "false" });
-  const svg = s("svg", { tabindex: "0", role: "application", id: "boxes-canvas", preserveAspectRatio: "none",
+  const svg = s("svg", { tabindex: "0", role: "application", id: `${idp}boxes-canvas`, preserveAspectRatio: "none",
     "aria-label": "Image: drag to draw a box. Keys: N new box, arrows move, Shift+arrows resize, Delete removes." });
   const stage = h("div", { class: "boxes-stage" }, img, svg);
-  const list = h("ul", { class: "plain", id: "boxes-list", "aria-label": "Boxes" });
+  const list = h("ul", { class: "plain", id: `${idp}boxes-list`, "aria-label": "Boxes" });
   const status = h("p", { class: "muted", "aria-live": "polite" });
 
   const ready = new Promise((resolve) => {
@@ -183,3 +183,8 @@ export function boxesWidget(project, task) {
     focus: () => svg.focus(),
   };
 }
+
+export const consumes = (question) => [question.image_field || "image"];
+export const help = (question) => [
+  [h("kbd", {}, "1"), "–", h("kbd", {}, String(Math.min(9, (question.labels || []).length))), " labels"],
+  [h("kbd", {}, "N"), " new box, arrows move, Shift+arrows resize, ", h("kbd", {}, "Delete"), " removes"]];
